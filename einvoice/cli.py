@@ -1,0 +1,111 @@
+"""The `einvoice` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from .config import load_settings
+
+
+def _validate(args) -> int:
+    from .validation.collect import collect
+    from .validation.parallel import validate_paths
+    from .validation.render import json_line, text_block, text_summary
+    from .validation.render_html import html_report
+
+    files, problems = collect(args.paths)
+    for problem in problems:
+        print(f"einvoice: {problem}", file=sys.stderr)
+    if problems or not files:
+        if not files and not problems:
+            print("einvoice: no .xml or .pdf files found", file=sys.stderr)
+        return 2
+    jobs = max(1, min(args.jobs or 1, len(files)))
+    results = []
+    for result in validate_paths(files, jobs=jobs, pack=args.pack):
+        results.append(result)
+        if args.format == "json":
+            print(json_line(result), flush=True)
+        elif args.format == "text":
+            print(text_block(result), flush=True)
+    if args.format == "text":
+        print(text_summary(results))
+    elif args.format == "html":
+        sys.stdout.write(html_report(results))
+    return 0 if all(r.valid for r in results) else 1
+
+
+def _rules_list(args) -> int:
+    from .validation.packs import PackRegistry
+
+    registry = PackRegistry(load_settings())
+    active = registry.active_name()
+    for pack in registry.packs:
+        marker = "*" if pack.name == active else " "
+        print(f"{marker} {pack.name:<28} {pack.version or '-':<22} {pack.origin}  (valid: {pack.window}; "
+              f"{sum(not s.triage_only for s in pack.scenarios)} scenarios)")
+        if args.verbose:
+            for scenario in pack.scenarios:
+                print(f"      - {scenario.name}{' (triage only)' if scenario.triage_only else ''}")
+    return 0
+
+
+def _rules_install(args) -> int:
+    from .validation.packs.install import install_pack
+
+    pack = install_pack(Path(args.path), load_settings(), name=args.name, valid_from=args.valid_from,
+                        valid_until=args.valid_until, activate=not args.no_activate, replace=args.replace)
+    print(f"installed rule pack {pack.name} {pack.version} with {len(pack.scenarios)} scenarios into {pack.origin}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="einvoice", description="Receive, validate and route e-invoices.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="validate XRechnung / ZUGFeRD / Factur-X files")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched for .xml and .pdf)")
+    validate.add_argument("--format", choices=("text", "json", "html"), default="text")
+    validate.add_argument("--pack", help="validate with this rule pack only (see `einvoice rules list`)")
+    validate.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    validate.set_defaults(func=_validate)
+
+    rules = commands.add_parser("rules", help="rule packs (validator configurations)")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    listing = rules_commands.add_parser("list", help="show installed rule packs")
+    listing.add_argument("-v", "--verbose", action="store_true", help="also list each pack's scenarios")
+    listing.set_defaults(func=_rules_list)
+    install = rules_commands.add_parser("install", help="install a KoSIT validator configuration (zip or folder)")
+    install.add_argument("path")
+    install.add_argument("--name", help="pack name (default: from the file name)")
+    install.add_argument("--valid-from", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    install.add_argument("--valid-until", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    install.add_argument("--no-activate", action="store_true", help="install without making it the active pack")
+    install.add_argument("--replace", action="store_true", help="replace an installed pack of the same name")
+    install.set_defaults(func=_rules_install)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "jobs", 1) is not None and getattr(args, "jobs", 1) < 1:
+        print("einvoice: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    from .validation.packs.manifest import PackError
+
+    try:
+        return args.func(args)
+    except PackError as exc:
+        print(f"einvoice: {exc}", file=sys.stderr)
+        return 2 if args.command == "validate" else 1
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Process-wide caches of loaded XSDs and compiled XSLTs (loaded once per process, then reused).
+
+Saxon is not fork-safe once started, so each worker process builds its own caches (see parallel.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from lxml import etree
+from saxonche import PySaxonApiError, PySaxonProcessor
+
+SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
+
+
+class ArtefactError(RuntimeError):
+    """An XSD or XSLT cannot be loaded or compiled; the message names the file."""
+
+
+_lock = threading.RLock()
+_processor: PySaxonProcessor | None = None
+_xslt: dict[Path, object] = {}
+_xsd: dict[Path, etree.XMLSchema] = {}
+_xpath_cache: dict[tuple, object] = {}
+
+
+def saxon() -> PySaxonProcessor:
+    global _processor
+    with _lock:
+        if _processor is None:
+            _processor = PySaxonProcessor(license=False)
+        return _processor
+
+
+def xslt(path: Path):
+    """The compiled stylesheet for path (compiled at first use)."""
+    with _lock:
+        executable = _xslt.get(path)
+        if executable is None:
+            if not path.is_file():
+                raise ArtefactError(f"Schematron XSLT not found: {path}")
+            compiler = saxon().new_xslt30_processor()
+            try:
+                executable = compiler.compile_stylesheet(stylesheet_file=str(path))
+            except PySaxonApiError as exc:
+                raise ArtefactError(f"cannot compile XSLT {path}: {exc}") from exc
+            if executable is None:
+                raise ArtefactError(f"cannot compile XSLT {path}")
+            _xslt[path] = executable
+        return executable
+
+
+def xsd(path: Path) -> etree.XMLSchema:
+    """The loaded XML Schema for path (loaded at first use; imports resolved from disk only)."""
+    with _lock:
+        schema = _xsd.get(path)
+        if schema is None:
+            if not path.is_file():
+                raise ArtefactError(f"XML Schema not found: {path}")
+            parser = etree.XMLParser(no_network=True, resolve_entities=False)
+            try:
+                schema = etree.XMLSchema(etree.parse(str(path), parser))
+            except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
+                raise ArtefactError(f"cannot load XML Schema {path}: {exc}") from exc
+            _xsd[path] = schema
+        return schema
+
+
+def xpath_is_true(expression: str, namespaces: dict[str, str], document) -> bool:
+    """Effective boolean value of an XPath 2.0 expression on a Saxon document node."""
+    processor = saxon().new_xpath_processor()
+    for prefix, uri in namespaces.items():
+        processor.declare_namespace(prefix, uri)
+    processor.set_context(xdm_item=document)
+    try:
+        return bool(processor.effective_boolean_value(expression))
+    except PySaxonApiError as exc:
+        raise ArtefactError(f"scenario match expression {expression!r} failed: {exc}") from exc
+
+
+def svrl_messages(svrl_document) -> list[tuple[str, str, str, str, str]]:
+    """(kind, id, flag, location, text) for each failed-assert / successful-report of an SVRL result.
+
+    Evaluated inside Saxon in one XPath call: the SVRL tree is never serialised and re-parsed.
+    """
+    processor = saxon().new_xpath_processor()
+    processor.declare_namespace("svrl", SVRL_NS)
+    processor.set_context(xdm_item=svrl_document)
+    value = processor.evaluate(_SVRL_ROWS)
+    if value is None:
+        return []
+    rows = []
+    for i in range(value.size):
+        fields = value.item_at(i).get_atomic_value().string_value.split("\t")
+        rows.append(tuple(fields))  # type: ignore[arg-type]
+    return rows
+
+
+# One string per message, fields joined by TAB (normalize-space leaves none in the texts).
+_SVRL_ROWS = (
+    "for $m in //(svrl:failed-assert | svrl:successful-report) return string-join(("
+    "local-name($m), string($m/@id), string(($m/@flag, $m/@role)[1]), string($m/@location), "
+    "normalize-space(string-join($m/svrl:text, ' '))), codepoints-to-string(9))"
+)

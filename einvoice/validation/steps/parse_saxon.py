@@ -1,0 +1,22 @@
+"""The document parsed once into Saxon, for scenario match expressions and all Schematron XSLTs."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from .. import artefacts
+
+
+def _text(state) -> str:
+    encoding = (state.tree.docinfo.encoding or "UTF-8").upper().replace("_", "-")
+    if encoding in ("UTF-8", "UTF8", "US-ASCII", "ASCII"):
+        try:
+            return state.xml.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    # another encoding: hand Saxon the already parsed tree as text (no declaration to contradict it)
+    return etree.tostring(state.tree, encoding="unicode")
+
+
+def parse_into_saxon(state):
+    return artefacts.saxon().parse_xml(xml_text=_text(state))
