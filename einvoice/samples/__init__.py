@@ -1,0 +1,1 @@
+"""The project's own synthetic sample invoices (see `einvoice.samples.generate`)."""
