@@ -24,6 +24,10 @@ def _validate(args) -> int:
         if not files and not problems:
             print("einvoice: no .xml or .pdf files found", file=sys.stderr)
         return 2
+    if args.pack:
+        from .validation.packs import PackRegistry
+
+        PackRegistry(load_settings()).get(args.pack)  # unknown name: usage error before any work
     jobs = max(1, min(args.jobs or 1, len(files)))
     results = []
     for result in validate_paths(files, jobs=jobs, pack=args.pack):
@@ -43,6 +47,8 @@ def _rules_list(args) -> int:
     from .validation.packs import PackRegistry
 
     registry = PackRegistry(load_settings())
+    for problem in registry.problems:
+        print(f"einvoice: {problem}", file=sys.stderr)
     active = registry.active_name()
     for pack in registry.packs:
         marker = "*" if pack.name == active else " "

@@ -67,6 +67,14 @@ def xsd(path: Path) -> etree.XMLSchema:
         return schema
 
 
+def forget_under(folder: Path) -> None:
+    """Drop cached artefacts loaded from below folder (after a rule pack was replaced)."""
+    with _lock:
+        for cache in (_xslt, _xsd):
+            for path in [p for p in cache if p.is_relative_to(folder)]:
+                del cache[path]
+
+
 def xpath_is_true(expression: str, namespaces: dict[str, str], document) -> bool:
     """Effective boolean value of an XPath 2.0 expression on a Saxon document node."""
     processor = saxon().new_xpath_processor()

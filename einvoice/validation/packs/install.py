@@ -6,6 +6,8 @@ scenarios name must exist and compile, and only then is it moved into place (and
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import tempfile
@@ -16,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from ...config import Settings
 from .. import artefacts
 from .manifest import PackError
-from .registry import ACTIVE_FILE, PACK_META, load_installed
+from .registry import ACTIVE_FILE, PACK_META, builtin_packs, load_installed
 from .model import RulePack
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -50,27 +52,56 @@ def _pack_root(staging: Path) -> Path:
         return staging
     found = sorted(staging.rglob("scenarios.xml"), key=lambda p: len(p.parts))
     if not found:
-        raise PackError("no scenarios.xml found: not a KoSIT validator configuration")
+        raise PackError("no scenarios.xml found in the source: not a KoSIT validator configuration")
     return found[0].parent
 
 
 def _verify(pack: RulePack) -> None:
-    missing = [str(p) for p in pack.artefacts() if not p.is_file()]
+    root = Path(pack.origin).resolve()
+
+    def shown(path: Path) -> str:  # relative to the pack: the staging folder is deleted afterwards
+        return Path(os.path.relpath(path, root)).as_posix()
+
+    outside = [shown(p) for p in pack.artefacts() if not p.is_relative_to(root)]
+    if outside:
+        raise PackError("the pack's scenarios name files outside the pack: " + ", ".join(outside))
+    missing = [shown(p) for p in pack.artefacts() if not p.is_file()]
     if missing:
         raise PackError("the pack's scenarios name files that are not in it: " + ", ".join(missing))
     for path in pack.artefacts():
-        if path.suffix.lower() == ".xsd":
-            artefacts.xsd(path)
-        else:
-            artefacts.xslt(path)
+        try:
+            if path.suffix.lower() == ".xsd":
+                artefacts.xsd(path)
+            else:
+                artefacts.xslt(path)
+        except artefacts.ArtefactError as exc:
+            raise PackError(f"{shown(path)} does not load: {str(exc).replace(str(path), path.name)}") from exc
+    # a match expression that does not compile would break routing of every document, so try each once
+    probe = _MatchProbe()
+    for scenario in pack.scenarios:
+        try:
+            scenario.matches(probe)
+        except artefacts.ArtefactError as exc:
+            raise PackError(f"scenarios.xml: scenario {scenario.name!r}: {exc}") from exc
+
+
+class _MatchProbe:
+    """A stand-in document (<probe/>) to evaluate match expressions on once at install time."""
+
+    kind = None
+    spec_id = None
+    container = "xml"
+
+    def saxon_document(self):
+        return artefacts.saxon().parse_xml(xml_text="<probe/>")
 
 
 def _write_meta(folder: Path, name: str, version: str, source: Path, valid_from: date | None,
                 valid_until: date | None) -> None:
     lines = [
-        f'name = "{name}"',
-        f'version = "{version}"',
-        f'source = "{source.name}"',
+        f"name = {_toml_string(name)}",
+        f"version = {_toml_string(version)}",
+        f"source = {_toml_string(source.name)}",
         f'installed_at = "{datetime.now(timezone.utc).isoformat(timespec="seconds")}"',
     ]
     if valid_from:
@@ -80,11 +111,21 @@ def _write_meta(folder: Path, name: str, version: str, source: Path, valid_from:
     (folder / PACK_META).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _toml_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string with ASCII escapes is a valid TOML basic string
+
+
 def install_pack(source: Path, settings: Settings, *, name: str | None = None, valid_from: date | None = None,
                  valid_until: date | None = None, activate: bool = True, replace: bool = False) -> RulePack:
     source = source.resolve()
     if not source.exists():
         raise PackError(f"{source}: no such file or folder")
+    if valid_from and valid_until and valid_from > valid_until:
+        raise PackError(f"--valid-from {valid_from} is after --valid-until {valid_until}")
+    if source.is_dir():
+        links = [str(p.relative_to(source)) for p in source.rglob("*") if p.is_symlink()]
+        if links:
+            raise PackError(f"{source}: refusing symbolic links in the pack: {', '.join(sorted(links))}")
     packs_dir = settings.rule_packs_dir
     packs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=packs_dir))
@@ -95,16 +136,22 @@ def install_pack(source: Path, settings: Settings, *, name: str | None = None, v
             _unzip(source, staging / "pack")
         root = _pack_root(staging / "pack")
         name = _slug(name or (source.stem if source.is_file() else source.name))
+        if name == ACTIVE_FILE or name in {p.name for p in builtin_packs()}:
+            raise PackError(f"{name!r} is reserved (a built-in pack or the active-pack marker); choose another --name")
         target = packs_dir / name
         if target.exists() and not replace:
             raise PackError(f"a pack named {name!r} is installed already (use --replace or --name)")
         _write_meta(root, name, "", source, valid_from, valid_until)
-        pack = load_installed(root)
+        try:
+            pack = load_installed(root)
+        except PackError as exc:  # name files inside the pack, not in the staging folder deleted below
+            raise PackError(str(exc).replace(f"{root}{os.sep}", "")) from exc
         _verify(pack)
         version = pack.version or _version_from_name(source.name)
         _write_meta(root, name, version, source, valid_from, valid_until)
         if target.exists():
             shutil.rmtree(target)
+            artefacts.forget_under(target)  # a long-running process must not keep the replaced XSLTs
         root.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -42,7 +43,7 @@ def load_installed(folder: Path) -> RulePack:
     else:
         raise PackError(f"{folder}: neither scenarios.xml nor pack.toml found")
     pack.name = meta.get("name", folder.name)
-    pack.version = meta.get("version", pack.version)
+    pack.version = meta.get("version") or pack.version  # "" while installing: keep scenarios.xml's
     pack.origin = str(folder)
     pack.valid_from = _date(meta.get("valid_from"))
     pack.valid_until = _date(meta.get("valid_until"))
@@ -60,6 +61,7 @@ class PackRegistry:
 
     def __init__(self, settings: Settings, packs: list[RulePack] | None = None):
         self.settings = settings
+        self.problems: list[str] = []  # installed packs that could not be loaded (skipped, not fatal)
         self.packs = packs if packs is not None else self._load()
 
     def _load(self) -> list[RulePack]:
@@ -67,7 +69,10 @@ class PackRegistry:
         installed: list[RulePack] = []
         if installed_dir.is_dir():
             for folder in sorted(p for p in installed_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                installed.append(load_installed(folder))
+                try:
+                    installed.append(load_installed(folder))
+                except (PackError, OSError, ValueError) as exc:
+                    self.problems.append(f"rule pack {folder.name} skipped: {exc}")
         active = self.active_name()
         installed.sort(key=lambda p: p.name != active)
         return installed + builtin_packs()
@@ -98,38 +103,59 @@ class PackRegistry:
 
     def _no_scenario(self, doc, candidates, expired, day) -> Finding:
         spec = classify(doc.spec_id)
-        supported = sorted(
-            {classify(s).label for p in candidates if pack_name_active(p, day, candidates) for sc in p.scenarios
-             if not sc.triage_only for s in sc.spec_ids}
-        )
+        labels = _accepted_labels(candidates, day)
+        accepted = ", ".join(labels) or "none"
+        packs = ", ".join(p.name for p in candidates)
         if expired:
             windows = "; ".join(f"pack {p.name} {p.version}: {p.window}" for p in expired)
-            return Finding(
+            return _router_error(
                 "EINVOICE-VERSION-UNSUPPORTED",
-                Severity.ERROR,
                 f"{spec.label} is no longer (or not yet) accepted on {day.isoformat()} ({windows}). "
-                f"Accepted versions: {', '.join(supported)}.",
-                source="router",
-                layer="input",
+                f"Accepted: {accepted}.",
+            )
+        if spec.family == "xrechnung":
+            return _router_error(
+                "EINVOICE-VERSION-UNSUPPORTED",
+                f"{spec.label} is not supported by the rule pack(s) {packs}"
+                f"{' (outdated version)' if _older_xrechnung(spec, labels) else ''}. Accepted: {accepted}.",
             )
         kind = getattr(doc.kind, "label", "document")
-        if spec.family == "xrechnung":
-            message = (
-                f"{spec.label} is not supported (outdated or unknown XRechnung version). "
-                f"Accepted versions: {', '.join(supported)}."
-            )
-            rule = "EINVOICE-VERSION-UNSUPPORTED"
-        else:
-            message = (
-                f"No validation scenario matches this {kind} with specification identifier (BT-24) "
-                f"{doc.spec_id!r} ({spec.label}). Accepted: {', '.join(supported)}."
-            )
-            rule = "EINVOICE-NO-SCENARIO"
-        return Finding(rule, Severity.ERROR, message, source="router", layer="input")
+        return _router_error(
+            "EINVOICE-NO-SCENARIO",
+            f"No validation scenario matches this {kind} with specification identifier (BT-24) "
+            f"{doc.spec_id!r} ({spec.label}). Accepted: {accepted}.",
+        )
 
 
-def pack_name_active(pack: RulePack, day: date, candidates) -> bool:
-    return len(candidates) == 1 or pack.active_on(day)
+def _router_error(rule_id: str, message: str) -> Finding:
+    return Finding(rule_id, Severity.ERROR, message, source="router", layer="input")
+
+
+def _accepted_labels(candidates, day) -> list[str]:
+    labels = set()
+    for pack in candidates:
+        if len(candidates) > 1 and not pack.active_on(day):
+            continue
+        for scenario in pack.scenarios:
+            if scenario.triage_only:
+                continue
+            for spec_id in scenario.spec_ids:
+                spec = classify(spec_id)
+                labels.add(spec_id if spec.family == "unknown" else spec.label)
+    return sorted(labels)
+
+
+def _older_xrechnung(spec, accepted: list[str]) -> bool:
+    """True when every accepted XRechnung version is newer than the document's."""
+    versions = [_version(v) for v in _XR_VERSIONS.findall(" ".join(accepted))]
+    return bool(versions and spec.version) and all(_version(spec.version) < v for v in versions)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+_XR_VERSIONS = re.compile(r"XRechnung (\d+\.\d+)")
 
 
 def _first_match(pack: RulePack, doc) -> Scenario | None:
