@@ -34,16 +34,30 @@ def saxon() -> PySaxonProcessor:
 
 
 def xslt(path: Path):
-    """The compiled stylesheet for path (compiled at first use)."""
+    """The compiled stylesheet for an .xsl/.xslt file, or a .sch file compiled by the project's own
+    Schematron compiler (cached on disk by source hash), compiled by Saxon at first use."""
     with _lock:
         executable = _xslt.get(path)
         if executable is None:
             if not path.is_file():
                 raise ArtefactError(f"Schematron XSLT not found: {path}")
+            stylesheet = path
+            if path.suffix.lower() == ".sch":
+                from .schematron.compiler import compiled_path
+                from .schematron.source import SchematronError
+
+                try:
+                    stylesheet = compiled_path(path)
+                except SchematronError as exc:
+                    raise ArtefactError(str(exc)) from exc
             compiler = saxon().new_xslt30_processor()
             try:
-                executable = compiler.compile_stylesheet(stylesheet_file=str(path))
+                executable = compiler.compile_stylesheet(stylesheet_file=str(stylesheet))
             except PySaxonApiError as exc:
+                if stylesheet is not path:
+                    from .schematron.compiler import explain_saxon_error
+
+                    raise ArtefactError(f"cannot compile Schematron {path}: {explain_saxon_error(stylesheet, str(exc))}") from exc
                 raise ArtefactError(f"cannot compile XSLT {path}: {exc}") from exc
             if executable is None:
                 raise ArtefactError(f"cannot compile XSLT {path}")
