@@ -13,7 +13,7 @@ from .packs.registry import PackRegistry
 from .result import ValidationResult
 from .state import ValidationState
 from .steps import (
-    ApplyCustomLevels, CheckXsd, Decide, Identify, ParseXml, ReadInput, RunSchematron, SelectScenario, UnpackPdf,
+    ApplyCustomLevels, CheckPlausibility, CheckXsd, Decide, Identify, ParseXml, ReadInput, RunSchematron, SelectScenario, UnpackPdf,
 )
 
 
@@ -27,6 +27,7 @@ def default_steps(settings: Settings, registry: PackRegistry) -> list[Step]:
         CheckXsd(),
         RunSchematron(),
         ApplyCustomLevels(),
+        CheckPlausibility(),
         Decide(),
     ]
 
