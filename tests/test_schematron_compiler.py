@@ -114,3 +114,14 @@ def test_phase_runs_only_its_patterns(schema):
     executable = artefacts.saxon().new_xslt30_processor().compile_stylesheet(stylesheet_file=str(compiled))
     svrl = executable.transform_to_value(xdm_node=artefacts.saxon().parse_xml(xml_text="<root><a/><c/></root>"))
     assert {row[1] for row in artefacts.svrl_messages(svrl.head)} == {"T-2"}
+
+
+def test_relative_document_uris_resolve_against_the_rule_file(tmp_path):
+    (tmp_path / "lists.xml").write_text("<lists><code>A</code><code>B</code></lists>")
+    sch = tmp_path / "uses-list.sch"
+    sch.write_text(f"""<sch:schema {SCH} queryBinding="xslt3">
+      <sch:let name="CODES" value="document('lists.xml')//code/string()"/>
+      <sch:pattern><sch:rule context="c"><sch:assert id="CL" test=". = $CODES">unknown code</sch:assert></sch:rule></sch:pattern>
+    </sch:schema>""")
+    rows = _run(sch, "<r><c>A</c><c>Z</c></r>")
+    assert rows == [("failed-assert", "CL", "")]

@@ -21,7 +21,18 @@ from lxml import etree
 
 from .source import S, SCH, SRC_ATTR, XSL, SchematronError, Source, where
 
-COMPILER_VERSION = "einvoice-schematron-1"
+def _compiler_fingerprint() -> str:
+    """Part of the cache key: a change to the compiler itself invalidates every cached XSLT."""
+    import hashlib
+
+    here = Path(__file__).resolve().parent
+    sha = hashlib.sha256()
+    for name in ("compiler.py", "source.py"):
+        sha.update((here / name).read_bytes())
+    return sha.hexdigest()[:16]
+
+
+COMPILER_VERSION = f"einvoice-schematron-{_compiler_fingerprint()}"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 X = f"{{{XSL}}}"
 V = f"{{{SVRL}}}"
@@ -70,6 +81,8 @@ class Compiler:
     def build(self) -> etree._Element:
         sheet = etree.Element(X + "stylesheet", nsmap=self.nsmap)
         sheet.set("version", "3.0")
+        # relative URIs (document('codelists.xml')) resolve against the .sch file, not the cache folder
+        sheet.set("{http://www.w3.org/XML/1998/namespace}base", self.source.path.parent.as_uri() + "/")
         sheet.set("exclude-result-prefixes", " ".join(p for p in self.nsmap if p not in ("svrl",)))
         _xsl(sheet, "output", method="xml", indent="no")
         for child in self.schema:
