@@ -42,6 +42,20 @@ def engine(isolated_data_dir):
     return ValidationEngine()
 
 
+@pytest.fixture(scope="session")
+def corpus_results(engine, corpus, expected):
+    """The engine's result for every corpus file, computed once per test session."""
+    return {rel: engine.validate_file(corpus / rel) for rel in sorted(expected)}
+
+
+def error_ids(findings, sources=None) -> set[str]:
+    return {f.rule_id for f in findings if f.is_error and (sources is None or f.source in sources)}
+
+
+def expected_error_ids(entry: dict, sources=None) -> set[str]:
+    return {f["id"] for f in entry["fired"] if f["level"] == "error" and (sources is None or f["source"] in sources)}
+
+
 def pytest_terminal_summary(terminalreporter):
     if REPORT_LINES:
         terminalreporter.section("einvoice conformance")
