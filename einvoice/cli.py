@@ -69,6 +69,34 @@ def _rules_install(args) -> int:
     return 0
 
 
+def _show(args) -> int:
+    import json
+
+    from .formats.export import to_dict, to_text
+    from .formats.read import FormatError, read_invoice
+
+    if args.format == "html":
+        print("einvoice: --format html is not available yet (comes with the invoice view); use json or text",
+              file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"einvoice: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = read_invoice(data, str(path))
+    except FormatError as exc:
+        print(f"einvoice: {path}: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(to_dict(result, coverage=args.coverage), ensure_ascii=False, indent=2))
+    else:
+        print(to_text(result, coverage=args.coverage))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="einvoice", description="Receive, validate and route e-invoices.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--pack", help="validate with this rule pack only (see `einvoice rules list`)")
     validate.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     validate.set_defaults(func=_validate)
+
+    show = commands.add_parser("show", help="show the EN 16931 data of one invoice (XML or PDF)")
+    show.add_argument("file", metavar="FILE")
+    show.add_argument("--format", choices=("text", "json", "html"), default="text",
+                      help="text (default) or json; html is not available yet")
+    show.add_argument("--coverage", action="store_true", help="also list what the model did not read")
+    show.set_defaults(func=_show)
 
     rules = commands.add_parser("rules", help="rule packs (validator configurations)")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
