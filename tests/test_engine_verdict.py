@@ -75,10 +75,12 @@ def test_subinvoiceline_is_an_error_only_in_the_standard_scenario(engine, corpus
     assert as_standard.valid is False
 
 
-def test_facturx_only_findings_are_suppressed_for_xrechnung_cii(engine):
+def test_xrechnung_cii_runs_the_projects_cen_rules_not_the_facturx_profile(engine):
     result = engine.validate(cii_invoice(), "x.xml")
-    assert result.valid
-    assert not [f for f in result.findings if f.rule_id.startswith("FX-SCH-") or f.rule_id == "UNSPECIFIC"]
+    assert result.valid and result.findings == []
+    assert {"xslt:en16931-cii", "xslt:xr-cii"} <= result.timings_ms.keys()
+    broken = cii_invoice().replace(b"<ram:LineID>1</ram:LineID>", b"<ram:LineID> </ram:LineID>")
+    assert "BR-21" in {f.rule_id for f in engine.validate(broken, "y.xml").errors()}
 
 
 def test_specification_identifiers():

@@ -5,13 +5,10 @@ rules/ folder, anything else relative to the manifest):
 
     [pack]        name, version, description, optional valid_from / valid_until (dates)
     [artefacts]   NAME = "path"                       named XSD/XSLT files
-    [suppressions.NAME]  description, ids, id_prefixes, reports_without_id
     [[scenario]]  name, description, kinds, spec_ids (exact BT-24 strings; empty = any),
                   container ("any" | "xml" | "pdf"), xsd = artefact name, triage_only,
                   custom_levels = { RULE-ID = "error" | "warning" | "information" }
-    [[scenario.schematron]]  name, artefact, layer, suppress = [suppression names],
-                  official_levels = { RULE-ID = level }  (flag corrections for a stand-in artefact,
-                  applied before the scenario's custom levels)
+    [[scenario.schematron]]  name, artefact, layer ("en16931", "cius", "profile", "custom")
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from pathlib import Path
 
 from ...paths import facturx_artefacts_dir, rules_dir, schemas_dir
 from ..findings import Severity
-from .model import RulePack, Scenario, SchematronStep, Suppression
+from .model import RulePack, Scenario, SchematronStep
 
 
 class PackError(ValueError):
@@ -64,17 +61,6 @@ def load_manifest(path: Path) -> RulePack:
     base = path.parent
     head = data.get("pack", {})
     artefacts = {name: resolve_artefact(ref, base) for name, ref in data.get("artefacts", {}).items()}
-    suppressions = {
-        name: Suppression(
-            name=name,
-            description=spec.get("description", ""),
-            ids=frozenset(spec.get("ids", [])),
-            id_prefixes=tuple(spec.get("id_prefixes", [])),
-            reports_without_id=bool(spec.get("reports_without_id", False)),
-        )
-        for name, spec in data.get("suppressions", {}).items()
-    }
-
     def artefact(name: str, where: str) -> Path:
         if name not in artefacts:
             raise PackError(f"{path}: {where} names unknown artefact {name!r}")
@@ -85,16 +71,11 @@ def load_manifest(path: Path) -> RulePack:
         where = f"scenario {i} ({raw.get('name', '?')})"
         steps = []
         for step in raw.get("schematron", []):
-            unknown = [s for s in step.get("suppress", []) if s not in suppressions]
-            if unknown:
-                raise PackError(f"{path}: {where} suppresses unknown list(s) {unknown}")
             steps.append(
                 SchematronStep(
                     name=step["name"],
                     path=artefact(step["artefact"], where),
                     layer=step.get("layer", "custom"),
-                    suppressions=tuple(suppressions[s] for s in step.get("suppress", [])),
-                    official_levels=_levels(step.get("official_levels", {}), f"{path}: {where}"),
                 )
             )
         container = raw.get("container", "any")

@@ -19,34 +19,12 @@ class MatchInput(Protocol):
 
 
 @dataclass(frozen=True)
-class Suppression:
-    """Findings of a stand-in artefact that the official artefact does not produce, so they are dropped."""
-
-    name: str
-    description: str
-    ids: frozenset[str] = frozenset()
-    id_prefixes: tuple[str, ...] = ()
-    reports_without_id: bool = False
-
-    def drops(self, rule_id: str | None, is_report: bool) -> bool:
-        if not rule_id:
-            return self.reports_without_id and is_report
-        return rule_id in self.ids or rule_id.startswith(self.id_prefixes)
-
-
-@dataclass(frozen=True)
 class SchematronStep:
     """One compiled Schematron (XSLT emitting SVRL) in a scenario's chain."""
 
     name: str  # short label, reported as the finding's source (e.g. "cen-ubl")
     path: Path
     layer: str  # "en16931" (EN 16931 core rules), "cius" (XRechnung), "profile" (Factur-X profile), "custom"
-    suppressions: tuple[Suppression, ...] = ()
-    # flag corrections for a stand-in artefact: the level the official artefact gives these ids
-    official_levels: dict[str, Severity] = field(default_factory=dict)
-
-    def drops(self, rule_id: str | None, is_report: bool) -> bool:
-        return any(s.drops(rule_id, is_report) for s in self.suppressions)
 
 
 @dataclass(frozen=True)

@@ -43,14 +43,11 @@ class RunSchematron(Step):
             return
         if svrl is None:
             return
-        for kind, rule_id, flag, location, text in artefacts.svrl_messages(svrl.head):
-            is_report = kind == "successful-report"
-            if step.drops(rule_id, is_report):
-                continue
+        for _kind, rule_id, flag, location, text in artefacts.svrl_messages(svrl.head):
             state.findings.append(
                 Finding(
                     rule_id=rule_id or "UNSPECIFIC",
-                    severity=step.official_levels.get(rule_id) or severity_from_flag(flag),
+                    severity=severity_from_flag(flag),
                     message=text,
                     location=location,
                     source=source,
