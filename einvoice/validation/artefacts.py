@@ -22,7 +22,7 @@ _lock = threading.RLock()
 _processor: PySaxonProcessor | None = None
 _xslt: dict[Path, object] = {}
 _xsd: dict[Path, etree.XMLSchema] = {}
-_xpath_cache: dict[tuple, object] = {}
+_builder = None
 
 
 def saxon() -> PySaxonProcessor:
@@ -31,6 +31,16 @@ def saxon() -> PySaxonProcessor:
         if _processor is None:
             _processor = PySaxonProcessor(license=False)
         return _processor
+
+
+def document_builder():
+    """A Saxon document builder without line numbering (reports use XPath locations, not lines)."""
+    global _builder
+    with _lock:
+        if _builder is None:
+            _builder = saxon().new_document_builder()
+            _builder.set_line_numbering(False)
+        return _builder
 
 
 def xslt(path: Path):

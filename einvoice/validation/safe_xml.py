@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from lxml import etree
 
@@ -36,7 +37,18 @@ def _decoded_prolog(data: bytes) -> bytes:
     return data
 
 
+_local = threading.local()
+
+
 def _parser() -> etree.XMLParser:
+    """One hardened parser per thread (creating a parser per document costs more than parsing)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from lxml import etree
 
 from ..kinds import CII_RAM_NS, CII_RSM_NS, UBL_CBC_NS, DocumentKind
 
@@ -48,9 +51,7 @@ class CheckedValues:
 
 
 def _xpath1(path: str) -> str:
-    # lxml speaks XPath 1.0: rewrite "= ('a', 'b')" into an or-chain
-    import re
-
+    """lxml speaks XPath 1.0: rewrite "= ('a', 'b')" into an or-chain."""
     return re.sub(
         r"(normalize-space\([^)]*\)) = \(([^)]*)\)",
         lambda m: "(" + " or ".join(f"{m.group(1)} = {v.strip()}" for v in m.group(2).split(",")) + ")",
@@ -58,15 +59,22 @@ def _xpath1(path: str) -> str:
     )
 
 
+# compiled once per process
+_COMPILED = {
+    kind: {name: etree.XPath(_xpath1(path), namespaces=NS) for name, path in paths.items()}
+    for kind, paths in (("ubl", _UBL), ("cii", _CII))
+}
+
+
 def read_values(root, kind: DocumentKind) -> CheckedValues:
-    paths = _CII if kind is DocumentKind.CII else _UBL
+    paths = _COMPILED["cii" if kind is DocumentKind.CII else "ubl"]
     values = CheckedValues()
-    for name, path in paths.items():
-        texts = [(node.text or "").strip() for node in root.xpath(_xpath1(path), namespaces=NS)]
+    for name, xpath in paths.items():
+        nodes = xpath(root)
         if isinstance(getattr(values, name), list):
-            setattr(values, name, [t for t in texts if t])
-        elif texts:
+            setattr(values, name, [t for t in ((n.text or "").strip() for n in nodes) if t])
+        elif nodes:
+            raw = nodes[0].text or ""
             # BT-20 keeps its line breaks; the others are single tokens
-            raw = root.xpath(_xpath1(path), namespaces=NS)[0].text or ""
-            setattr(values, name, raw if name == "payment_terms" else texts[0])
+            setattr(values, name, raw if name == "payment_terms" else raw.strip())
     return values

@@ -19,4 +19,4 @@ def _text(state) -> str:
 
 
 def parse_into_saxon(state):
-    return artefacts.saxon().parse_xml(xml_text=_text(state))
+    return artefacts.document_builder().parse_xml(xml_text=_text(state))
