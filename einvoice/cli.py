@@ -75,10 +75,6 @@ def _show(args) -> int:
     from .formats.export import to_dict, to_text
     from .formats.read import FormatError, read_invoice
 
-    if args.format == "html":
-        print("einvoice: --format html is not available yet (comes with the invoice view); use json or text",
-              file=sys.stderr)
-        return 2
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -91,9 +87,38 @@ def _show(args) -> int:
         print(f"einvoice: {path}: {exc.code}: {exc}", file=sys.stderr)
         return 1
     if args.format == "json":
-        print(json.dumps(to_dict(result, coverage=args.coverage), ensure_ascii=False, indent=2))
+        output = json.dumps(to_dict(result, coverage=args.coverage), ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "html":
+        from .formats.html_view import render_html
+
+        validation = None
+        if args.validate:
+            from .validation import ValidationEngine
+
+            validation = ValidationEngine().validate(data, path.name)
+        output = render_html(result, validation, today=date.today())
     else:
-        print(to_text(result, coverage=args.coverage))
+        output = to_text(result, coverage=args.coverage) + "\n"
+    if args.output:
+        try:
+            Path(args.output).write_text(output, encoding="utf-8")
+        except OSError as exc:
+            print(f"einvoice: cannot write {args.output}: {exc}", file=sys.stderr)
+            return 2
+        print(f"einvoice: {args.format} view of {path} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(output)
+    return 0
+
+
+def _samples_generate(args) -> int:
+    from .samples.generate import write_sample_set
+
+    target = Path(args.dir or "samples")
+    written = write_sample_set(target)
+    for path in written:
+        print(path)
+    print(f"einvoice: {len(written) - 1} sample files and {written[-1].name} written to {target}", file=sys.stderr)
     return 0
 
 
@@ -111,9 +136,20 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="show the EN 16931 data of one invoice (XML or PDF)")
     show.add_argument("file", metavar="FILE")
     show.add_argument("--format", choices=("text", "json", "html"), default="text",
-                      help="text (default) or json; html is not available yet")
+                      help="text (default), json, or html: one self-contained page (lines, totals, payment and "
+                           "Skonto, attachments to download, validation and arithmetic check)")
+    show.add_argument("-o", "--output", metavar="OUT", help="write to this file instead of standard output")
     show.add_argument("--coverage", action="store_true", help="also list what the model did not read")
+    show.add_argument("--no-validate", dest="validate", action="store_false",
+                      help="html: leave out the validation findings (faster)")
     show.set_defaults(func=_show)
+
+    samples = commands.add_parser("samples", help="the project's own synthetic sample invoices")
+    samples_commands = samples.add_subparsers(dest="samples_command", required=True)
+    generate = samples_commands.add_parser(
+        "generate", help="write invoices/ (valid), broken/ (invalid) and expected.json (rule ids per broken file)")
+    generate.add_argument("dir", nargs="?", metavar="DIR", help="target folder (default: samples/ in the current folder)")
+    generate.set_defaults(func=_samples_generate)
 
     rules = commands.add_parser("rules", help="rule packs (validator configurations)")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)

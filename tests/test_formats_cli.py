@@ -1,4 +1,4 @@
-"""`einvoice show FILE [--format json|text] [--coverage]`."""
+"""`einvoice show FILE [--format json|text|html] [-o OUT] [--coverage]`."""
 
 from __future__ import annotations
 
@@ -45,9 +45,14 @@ def test_show_pdf_with_attachment_summary(tmp_path, capsys):
     assert data["kind"] == "cii" and data["embedded_file"] == "factur-x.xml"
 
 
-def test_show_html_is_not_yet_available(invoice_file, capsys):
-    assert main(["show", str(invoice_file), "--format", "html"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+def test_show_html_writes_the_view(invoice_file, tmp_path, capsys):
+    out = tmp_path / "view.html"
+    assert main(["show", str(invoice_file), "--format", "html", "--no-validate", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="de">' in page
+    assert "RE-2026-0001" in page and BUYER_LEITWEG_ID in page and "<script" not in page
+    assert main(["show", str(invoice_file), "--format", "html"]) == 0  # to stdout, with validation
+    assert "Formal gültig" in capsys.readouterr().out
 
 
 def test_show_unreadable_and_missing_files(tmp_path, capsys):

@@ -64,3 +64,10 @@ def test_dates_and_skonto(engine):
     found = _ids(engine.validate(data, "dates.xml", receipt_date=date(2026, 11, 25)))
     assert "EINVOICE-ISSUE-DATE" in found
     assert any("unplausibel" in m for m in found["EINVOICE-SKONTO"])
+
+
+def test_zero_percent_skonto_line_is_a_net_payment_period(engine):
+    data = cii_invoice().replace(b"#SKONTO#TAGE=14#PROZENT=2.00#", b"#SKONTO#TAGE=30#PROZENT=0.00#")
+    assert b"PROZENT=0.00" in data
+    found = _ids(engine.validate(data, "net.xml", receipt_date=date(2026, 11, 25)))
+    assert "EINVOICE-SKONTO" not in found

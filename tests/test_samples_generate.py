@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import re
 import time
 from datetime import date
@@ -323,3 +324,105 @@ def test_write_samples(tmp_path, schemas):
 def _parse_without_resolving(data: bytes) -> bytes:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     return etree.tostring(etree.fromstring(data, parser))
+
+
+# --- Full sample set: suppliers, buyers, Skonto variants, broken files with their rule ids ----------
+
+
+@pytest.fixture(scope="module")
+def sample_files() -> list:
+    return g.sample_set()
+
+
+def test_suppliers_and_buyers_have_their_own_valid_identifiers():
+    from stdnum import iban as stdnum_iban
+    from stdnum.de import leitweg, vat
+
+    assert len(g.SUPPLIERS) >= 3 and len(g.BUYERS) >= 3
+    names = {s.party.name for s in g.SUPPLIERS.values()}
+    vat_ids = {s.party.vat_id for s in g.SUPPLIERS.values()}
+    ibans = {s.iban for s in g.SUPPLIERS.values()}
+    assert len(names) == len(vat_ids) == len(ibans) == len(g.SUPPLIERS)
+    assert all(vat.is_valid(v) for v in vat_ids) and all(stdnum_iban.is_valid(i) for i in ibans)
+    leitweg_ids = {b.leitweg_id for b in g.BUYERS.values()}
+    assert len(leitweg_ids) == len(g.BUYERS) and all(leitweg.is_valid(x) for x in leitweg_ids)
+    assert any(x.count("-") == 1 for x in leitweg_ids)  # one without fine addressing
+
+
+def test_skonto_variants_are_written_as_br_de_18_lines():
+    from einvoice.formats.skonto import parse_bt20
+
+    staffel = (g.Skonto(10, Decimal("3.00")), g.Skonto(20, Decimal("2.00")))
+    for data, count in ((g.ubl_invoice(2, skonto=staffel), 2), (g.cii_invoice(2, skonto=()), 0),
+                        (g.ubl_invoice(2, skonto=(g.Skonto(7, Decimal("1.50"), Decimal("100.00")),)), 1)):
+        root = _parse(data)
+        text = root.xpath("string(//cbc:Note[parent::cac:PaymentTerms] | //ram:SpecifiedTradePaymentTerms/ram:Description)",
+                          namespaces=NS)
+        parsed = parse_bt20(text)
+        assert parsed.br_de_18_ok and len(parsed.lines) == count, text
+    assert g.Skonto(7, Decimal("1.5"), Decimal("100")).line() == "#SKONTO#TAGE=7#PROZENT=1.50#BASISBETRAG=100.00#"
+
+
+def test_unknown_defect_is_refused():
+    with pytest.raises(ValueError):
+        g.ubl_invoice(1, defect="everything")
+
+
+def test_full_set_layout_and_manifest(tmp_path, sample_files):
+    paths = g.write_sample_set(tmp_path)
+    names = [p.relative_to(tmp_path).as_posix() for p in paths]
+    assert names[-1] == "expected.json" and len(names) == len(sample_files) + 1
+    manifest = json.loads((tmp_path / "expected.json").read_text(encoding="utf-8"))
+    files = manifest["files"]
+    assert set(files) == {f.name for f in sample_files}
+    for name, entry in files.items():
+        assert name.startswith("invoices/" if entry["valid"] else "broken/"), name
+        assert entry["valid"] == (not entry["errors"])
+    broken = {name: entry["errors"] for name, entry in files.items() if not entry["valid"]}
+    for rule in ("BR-CO-15", "BR-CO-16", "BR-DE-15", "BR-DE-18", "EINVOICE-PARSE", "EINVOICE-XML-UNSAFE",
+                 "EINVOICE-EMPTY", "EINVOICE-NOT-INVOICE"):
+        assert any(rule in errors for errors in broken.values()), rule
+    valid = [f for f in sample_files if f.valid]
+    suppliers = {_parse(f.data).xpath("string(//cac:AccountingSupplierParty//cbc:RegistrationName)", namespaces=NS)
+                 for f in valid if f.name.endswith(".xml") and b"ubl:schema:xsd:Invoice-2" in f.data}
+    assert len(suppliers) >= 3
+    assert g.sample_set()[5].data == sample_files[5].data  # deterministic
+
+
+def test_every_sample_gets_exactly_its_expected_verdict(engine, sample_files):
+    wrong = {}
+    for sample in sample_files:
+        result = engine.validate(sample.data, sample.name)
+        errors = {f.rule_id for f in result.findings if f.is_error}
+        if result.valid != sample.valid or errors != set(sample.errors):
+            wrong[sample.name] = (result.valid, sorted(errors), list(sample.errors))
+    assert not wrong
+
+
+def test_generated_valid_invoices_are_arithmetically_exact(sample_files):
+    from einvoice.formats.arithmetic import check_result
+    from einvoice.formats.read import read_invoice
+
+    for sample in sample_files:
+        if sample.valid:
+            result = check_result(read_invoice(sample.data, sample.name))
+            assert result.exact, (sample.name, [p.message for p in result.problems])
+
+
+def test_cli_samples_generate(tmp_path, capsys):
+    from einvoice.cli import main
+
+    assert main(["samples", "generate", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "expected.json").is_file()
+    assert (tmp_path / "out" / "broken" / "xrechnung-ubl-bad-skonto.xml").is_file()
+    assert len(list((tmp_path / "out" / "invoices").iterdir())) >= 8
+
+
+def test_repository_samples_are_current(sample_files):
+    """samples/ of the repository is what `einvoice samples generate` writes (regenerate after changes)."""
+    folder = Path(__file__).resolve().parent.parent / "samples"
+    manifest = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    assert manifest == g.manifest(sample_files)
+    for sample in sample_files:
+        if not sample.name.endswith(".pdf"):
+            assert (folder / sample.name).read_bytes() == sample.data, sample.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from stdnum import iban as stdnum_iban
 from stdnum.de import leitweg as stdnum_leitweg
@@ -90,8 +91,10 @@ def _check_skonto(terms: str | None, issued: date | None, due: date | None) -> l
         match = _SKONTO.match(" ".join(line.split()))
         if not match:
             continue  # syntax is BR-DE-18's business
-        days, percent = int(match.group(1)), float(match.group(2))
-        if not 0 < percent <= MAX_SKONTO_PERCENT or not 0 < days <= MAX_SKONTO_DAYS:
+        days, percent = int(match.group(1)), Decimal(match.group(2))
+        if percent == 0:
+            continue  # PROZENT=0.00 states the net payment period, not a discount
+        if percent > MAX_SKONTO_PERCENT or not 0 < days <= MAX_SKONTO_DAYS:
             found.append(_warn("EINVOICE-SKONTO", f"Skonto {percent:.2f} % in {days} Tagen ist unplausibel / "
                                f"implausible cash discount terms", "BT-20"))
         if issued and due and issued + timedelta(days=days) > due:
