@@ -114,24 +114,33 @@ def xpath_is_true(expression: str, namespaces: dict[str, str], document) -> bool
 def svrl_messages(svrl_document) -> list[tuple[str, str, str, str, str]]:
     """(kind, id, flag, location, text) for each failed-assert / successful-report of an SVRL result.
 
-    Evaluated inside Saxon in one XPath call: the SVRL tree is never serialised and re-parsed.
+    Evaluated inside Saxon by a function compiled once per process: the SVRL tree is never
+    serialised and re-parsed, and no XPath is compiled per document.
     """
-    processor = saxon().new_xpath_processor()
-    processor.declare_namespace("svrl", SVRL_NS)
-    processor.set_context(xdm_item=svrl_document)
-    value = processor.evaluate(_SVRL_ROWS)
+    value = _helpers().call_function_returning_value(f"{{{_HELPERS_NS}}}svrl-rows", [svrl_document])
     if value is None:
         return []
-    rows = []
-    for i in range(value.size):
-        fields = value.item_at(i).get_atomic_value().string_value.split("\t")
-        rows.append(tuple(fields))  # type: ignore[arg-type]
-    return rows
+    return [tuple(value.item_at(i).get_atomic_value().string_value.split("\t")) for i in range(value.size)]
 
+
+_HELPERS_NS = "urn:einvoice:engine"
+_helpers_executable = None
 
 # One string per message, fields joined by TAB (normalize-space leaves none in the texts).
-_SVRL_ROWS = (
-    "for $m in //(svrl:failed-assert | svrl:successful-report) return string-join(("
-    "local-name($m), string($m/@id), string(($m/@flag, $m/@role)[1]), string($m/@location), "
-    "normalize-space(string-join($m/svrl:text, ' '))), codepoints-to-string(9))"
-)
+_HELPERS_XSLT = f"""<xsl:stylesheet version="3.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:svrl="{SVRL_NS}" xmlns:e="{_HELPERS_NS}">
+  <xsl:function name="e:svrl-rows" as="xs:string*" visibility="public">
+    <xsl:param name="svrl" as="node()"/>
+    <xsl:sequence select="for $m in $svrl//(svrl:failed-assert | svrl:successful-report) return string-join((
+        local-name($m), string($m/@id), string(($m/@flag, $m/@role)[1]), string($m/@location),
+        normalize-space(string-join($m/svrl:text, ' '))), codepoints-to-string(9))"/>
+  </xsl:function>
+</xsl:stylesheet>"""
+
+
+def _helpers():
+    global _helpers_executable
+    with _lock:
+        if _helpers_executable is None:
+            _helpers_executable = saxon().new_xslt30_processor().compile_stylesheet(stylesheet_text=_HELPERS_XSLT)
+        return _helpers_executable
