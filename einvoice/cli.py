@@ -164,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--no-activate", action="store_true", help="install without making it the active pack")
     install.add_argument("--replace", action="store_true", help="replace an installed pack of the same name")
     install.set_defaults(func=_rules_install)
+    from .jobs.cli import add_parser as add_worker_parser
+    from .store.cli import add_parser as add_db_parser
+
+    add_worker_parser(commands)  # einvoice worker [--once]
+    add_db_parser(commands)  # einvoice db upgrade|current
     return parser
 
 

@@ -16,10 +16,25 @@ class Settings:
     data_dir: Path
     max_xml_bytes: int = 20 * MB
     max_pdf_bytes: int = 50 * MB
+    # storage and jobs (einvoice.store, einvoice.jobs)
+    database_url: str | None = None  # EINVOICE_DATABASE_URL; None: SQLite file in data_dir
+    job_max_attempts: int = 5  # EINVOICE_JOB_MAX_ATTEMPTS: a job failing this often is dead
+    job_lease_seconds: float = 300.0  # EINVOICE_JOB_LEASE_SECONDS: claim lease, renewed while a job runs
+    job_retry_seconds: float = 30.0  # EINVOICE_JOB_RETRY_SECONDS: first retry delay, doubled per attempt
+    worker_poll_seconds: float = 2.0  # EINVOICE_WORKER_POLL_SECONDS: idle worker polls this often
 
     @property
     def rule_packs_dir(self) -> Path:
         return self.data_dir / "rule-packs"
+
+    @property
+    def blobs_dir(self) -> Path:
+        """The content-addressed store of every raw input (einvoice.store.blobs)."""
+        return self.data_dir / "blobs"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'einvoice.db'}"
 
 
 def _int_env(name: str, default: int) -> int:
@@ -32,10 +47,28 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number of bytes, got {raw!r}") from exc
 
 
+def _number_env(name: str, default, kind=float, minimum=None):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
 def load_settings() -> Settings:
     data_dir = os.environ.get("EINVOICE_DATA_DIR") or platformdirs.user_data_dir("einvoice")
     return Settings(
         data_dir=Path(data_dir),
         max_xml_bytes=_int_env("EINVOICE_MAX_XML_BYTES", 20 * MB),
         max_pdf_bytes=_int_env("EINVOICE_MAX_PDF_BYTES", 50 * MB),
+        database_url=os.environ.get("EINVOICE_DATABASE_URL") or None,
+        job_max_attempts=_number_env("EINVOICE_JOB_MAX_ATTEMPTS", 5, int, 1),
+        job_lease_seconds=_number_env("EINVOICE_JOB_LEASE_SECONDS", 300.0, float, 0.1),
+        job_retry_seconds=_number_env("EINVOICE_JOB_RETRY_SECONDS", 30.0, float, 0.0),
+        worker_poll_seconds=_number_env("EINVOICE_WORKER_POLL_SECONDS", 2.0, float, 0.01),
     )

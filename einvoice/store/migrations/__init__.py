@@ -1,0 +1,1 @@
+"""Alembic environment of the einvoice database (run with `einvoice.store.migrate.upgrade`)."""
