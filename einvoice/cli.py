@@ -166,7 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     install.set_defaults(func=_rules_install)
     from .jobs.cli import add_parser as add_worker_parser
     from .store.cli import add_parser as add_db_parser
+    from .web.cli import add_parser as add_serve_parser
 
+    add_serve_parser(commands)  # einvoice serve [--host] [--port] [--no-worker]
     add_worker_parser(commands)  # einvoice worker [--once]
     add_db_parser(commands)  # einvoice db upgrade|current
     return parser
