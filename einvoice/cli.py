@@ -164,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--no-activate", action="store_true", help="install without making it the active pack")
     install.add_argument("--replace", action="store_true", help="replace an installed pack of the same name")
     install.set_defaults(func=_rules_install)
+    from .intake.mail.cli import add_parser as add_mail_parser
     from .jobs.cli import add_parser as add_worker_parser
     from .store.cli import add_parser as add_db_parser
     from .web.cli import add_parser as add_serve_parser
@@ -171,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     add_serve_parser(commands)  # einvoice serve [--host] [--port] [--no-worker]
     add_worker_parser(commands)  # einvoice worker [--once]
     add_db_parser(commands)  # einvoice db upgrade|current
+    add_mail_parser(commands)  # einvoice imap-poll [--once], imap-reconcile, smtpd
     return parser
 
 

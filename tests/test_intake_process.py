@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from einvoice.formats.read import FormatError
 from einvoice.intake import process as process_module
-from einvoice.intake import receive, receive_message
+from einvoice.intake.receive import receive, receive_message
 from einvoice.intake.process import _parse_step, _validate_step, process_item
 from einvoice.samples.generate import cii_invoice, facturx_pdf, ubl_invoice
 from einvoice.store import AuditEvent, DuplicateKey, IntakeItem, Job, ParsedInvoice, ValidationReport

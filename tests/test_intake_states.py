@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from einvoice.intake import receive
+from einvoice.intake.receive import receive
 from einvoice.intake.states import ALLOWED, MANUAL, TERMINAL, IllegalTransition, can_transition, transition
 from einvoice.store import AuditEvent, IntakeItem, ItemState
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from einvoice.intake import receive
+from einvoice.intake.receive import receive
 from einvoice.jobs import queue
 from einvoice.jobs.registry import KINDS, job_kind
 from einvoice.store import AuditEvent, IntakeItem, Job

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from einvoice.intake import process as process_module
-from einvoice.intake import receive
+from einvoice.intake.receive import receive
 from einvoice.jobs.worker import run_worker
 from einvoice.samples.generate import ubl_invoice
 from einvoice.store import AuditEvent, IntakeItem, Job, ParsedInvoice, ValidationReport

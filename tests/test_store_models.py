@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from einvoice.config import load_settings
-from einvoice.intake import receive
+from einvoice.intake.receive import receive
 from einvoice.store import AuditEvent, Database, IntakeItem, Job
 from einvoice.store.db import normalize_url
 from einvoice.store.migrate import check_current, current_revision, downgrade, head_revision, upgrade

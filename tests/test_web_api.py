@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from einvoice.intake import receive
+from einvoice.intake.receive import receive
 from einvoice.jobs import run_worker
 from einvoice.samples import generate as g
 from einvoice.store import AuditEvent, IntakeItem, Job

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ..formats.export import to_dict
 from ..formats.read import FormatError, read_invoice
+from ..handoff.mail import notify_item  # mail intake: queues supplier notices (and registers the notify job kind)
 from ..jobs.queue import enqueue
 from ..jobs.registry import JobContext, job_kind
 from ..store.db import Database
@@ -110,6 +111,7 @@ def _mark_duplicate(session: Session, item: IntakeItem, first_id: int, *, actor:
                reason=f"duplicate of item #{first_id} (received {received}): {why}",
                details={"duplicate_of": first_id, "duplicate_of_uid": first.uid if first else None, "key": key,
                         "first_state": first.state if first else None})
+    notify_item(session, item, "duplicate")  # mail intake: duplicate notice, queued in the transition's transaction
 
 
 def receipt_date(received_at: datetime) -> date:
@@ -183,6 +185,7 @@ def _validate_step(db: Database, item_id: int, engine, actor: str) -> None:
                       "reject": "triage reject"}.get(result.triage, f"triage {result.triage}")
             transition(item, S.REJECTED, actor=actor, details=details,
                        reason=f"invalid: {len(errors)} error(s) {summary or '(none listed)'}; {triage}")
+            notify_item(session, item, "rejection")  # mail intake: rejection notice, queued in the same transaction
 
 
 def _parse_step(db: Database, item_id: int, actor: str) -> None:

@@ -215,3 +215,8 @@ def _refuse_update(mapper, connection, target):  # noqa: ARG001
 @event.listens_for(AuditEvent, "before_delete")
 def _refuse_delete(mapper, connection, target):  # noqa: ARG001
     raise AppendOnlyError("audit events are append-only: a delete was refused")
+
+
+# the mail ledger tables (einvoice/store/mail_models.py) share this metadata: imported here so that
+# Alembic autogenerate and the model/migration comparison always see them
+from . import mail_models  # noqa: E402,F401

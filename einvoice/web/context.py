@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse
 
 from ..config import Settings
-from ..intake import receive
+from ..intake.receive import receive
 from ..intake.process import receipt_date
 from ..intake.status_token import base_url as configured_base_url
 from ..store.db import Database
