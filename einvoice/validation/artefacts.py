@@ -100,15 +100,40 @@ def forget_under(folder: Path) -> None:
 
 
 def xpath_is_true(expression: str, namespaces: dict[str, str], document) -> bool:
-    """Effective boolean value of an XPath 2.0 expression on a Saxon document node."""
-    processor = saxon().new_xpath_processor()
-    for prefix, uri in namespaces.items():
-        processor.declare_namespace(prefix, uri)
-    processor.set_context(xdm_item=document)
+    """Effective boolean value of an XPath 2.0+ expression on a Saxon document node.
+
+    Each (expression, namespaces) is compiled once per process, as a function of a tiny stylesheet.
+    """
+    key = (expression, tuple(sorted(namespaces.items())))
+    with _lock:
+        executable = _match_functions.get(key)
+        if executable is None:
+            executable = _match_functions[key] = _compile_match(expression, namespaces)
     try:
-        return bool(processor.effective_boolean_value(expression))
+        value = executable.call_function_returning_value(f"{{{_HELPERS_NS}}}match", [document])
     except PySaxonApiError as exc:
         raise ArtefactError(f"scenario match expression {expression!r} failed: {exc}") from exc
+    return value is not None and value.size == 1 and value.head.get_atomic_value().boolean_value
+
+
+_match_functions: dict[tuple, object] = {}
+
+
+def _compile_match(expression: str, namespaces: dict[str, str]):
+    from xml.sax.saxutils import quoteattr
+
+    declarations = " ".join(f"xmlns:{prefix}={quoteattr(uri)}" for prefix, uri in namespaces.items() if prefix)
+    text = f"""<xsl:stylesheet version="3.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+        xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:e="{_HELPERS_NS}" {declarations}>
+      <xsl:function name="e:match" as="xs:boolean" visibility="public">
+        <xsl:param name="doc" as="node()"/>
+        <xsl:for-each select="$doc"><xsl:sequence select={quoteattr(f"boolean({expression})")}/></xsl:for-each>
+      </xsl:function>
+    </xsl:stylesheet>"""
+    try:
+        return saxon().new_xslt30_processor().compile_stylesheet(stylesheet_text=text)
+    except PySaxonApiError as exc:
+        raise ArtefactError(f"scenario match expression {expression!r} does not compile: {exc}") from exc
 
 
 def svrl_messages(svrl_document) -> list[tuple[str, str, str, str, str]]:
