@@ -1,5 +1,7 @@
 """Database-backed jobs: `queue` (enqueue, claim with lease, retry, dead), `worker` (run_worker), `cli`."""
 
+from ..lazy import lazy_exports
+
 # Loaded on first use (PEP 562), so `einvoice validate` does not import the job queue.
 _LAZY = {
     "JobContext": ".registry",
@@ -14,14 +16,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["JobContext", "claim", "complete", "dead_jobs", "enqueue", "fail", "job_kind", "retry", "run_worker"]

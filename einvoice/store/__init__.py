@@ -4,6 +4,8 @@
 by SHA-256; `models.py` has the tables; `migrate.upgrade(url)` creates or updates the schema.
 """
 
+from ..lazy import lazy_exports
+
 # Loaded on first use (PEP 562), so `einvoice validate` does not import SQLAlchemy.
 _LAZY = {
     "AuditEvent": ".models",
@@ -25,14 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -4,20 +4,15 @@
 with uvicorn and an in-process worker.
 """
 
+from ..lazy import lazy_exports
+
 # Loaded on first use (PEP 562), so `einvoice validate` does not import FastAPI.
 _LAZY = {
     "create_app": ".app",
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["create_app"]
