@@ -47,11 +47,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="einvoice")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_parser(commands)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``python -m einvoice.jobs.cli …`` runs the same command line as ``einvoice …``."""
+    from ..cli import main as einvoice_main
+
+    return einvoice_main(argv)
 
 
 if __name__ == "__main__":

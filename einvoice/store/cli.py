@@ -42,10 +42,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="einvoice")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``python -m einvoice.store.cli …`` runs the same command line as ``einvoice …``."""
+    from ..cli import main as einvoice_main
+
+    return einvoice_main(argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Exit status: 0 fine; 1 ``imap-poll --once`` had failed messages, or ``imap-recon
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import signal
@@ -133,10 +132,10 @@ def add_parser(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="einvoice")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``python -m einvoice.intake.mail.cli …`` runs the same command line as ``einvoice …``."""
+    from ...cli import main as einvoice_main
+
+    return einvoice_main(argv)
 
 
 if __name__ == "__main__":
