@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium
 from einvoice.formats.html_view import render_html
 from einvoice.formats.read import read_invoice
 from einvoice.samples import generate as g
 from einvoice.validation import ValidationEngine
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 SCREENSHOTS = Path(os.environ.get("EINVOICE_SCREENSHOT_DIR", "/tmp/einvoice-html-view"))
 TODAY = date(2026, 11, 5)
 
@@ -109,16 +107,8 @@ def test_values_are_escaped():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"chromium is not installed at {CHROMIUM} (Debian: apt-get install -y chromium); "
-                    "skipping the browser check of the invoice view")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium("the invoice view") as launched:
+        yield launched
 
 
 def _open(browser, page_html: str, name: str, tmp_path: Path):

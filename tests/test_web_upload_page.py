@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from browser import chromium
 from einvoice.jobs import run_worker
 from einvoice.samples import generate as g
 from einvoice.store import IntakeItem
@@ -32,9 +33,6 @@ from einvoice.web.templates import css_hash
 
 pytest_plugins = ["pg"]  # tests/pg.py: the db / db_url fixtures over SQLite and PostgreSQL
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 SCREENSHOTS = Path(os.environ.get("EINVOICE_SCREENSHOT_DIR", "/tmp/einvoice-web"))
 GARBAGE = b"Sehr geehrte Damen und Herren, anbei unsere Rechnung."
 
@@ -220,16 +218,8 @@ def live_server(tmp_path, engine):
 
 @pytest.fixture
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"chromium is not installed at {CHROMIUM} (Debian: apt-get install -y chromium); "
-                    "skipping the browser test of the upload page")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium("the upload page") as launched:
+        yield launched
 
 
 def test_upload_in_headless_chromium(browser, live_server, tmp_path):
