@@ -114,3 +114,12 @@ def test_unknown_identifier_gets_no_scenario(engine):
     assert result.valid is False
     assert result.findings[0].rule_id == "EINVOICE-NO-SCENARIO"
     assert "urn:example:something" in result.findings[0].message
+
+
+def test_file_too_large_to_read_and_unreadable_file(engine, tmp_path):
+    small = ValidationEngine(settings=replace(engine.settings, max_xml_bytes=100, max_pdf_bytes=100),
+                             registry=engine.registry)
+    big = tmp_path / "big.xml"
+    big.write_bytes(ubl_invoice())
+    _rejected(small.validate_file(big), "EINVOICE-TOO-LARGE")
+    _rejected(engine.validate_file(tmp_path), "EINVOICE-READ")  # a folder cannot be read as a file

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import Settings, load_settings
 from .contract import Step
-from .findings import Finding, Severity
+from .findings import Finding, Severity, input_error
 from .packs.registry import PackRegistry
 from .result import ValidationResult
 from .state import ValidationState
@@ -68,17 +68,16 @@ class ValidationEngine:
             size = path.stat().st_size
             limit = max(self.settings.max_pdf_bytes, self.settings.max_xml_bytes)
             if size > limit:
-                state = ValidationState(raw=b"", file_name=str(path))
-                state.findings.append(Finding("EINVOICE-TOO-LARGE", Severity.ERROR,
-                                              f"the file has {size} bytes, more than the limit of {limit} bytes",
-                                              source="read", layer="input"))
-                Decide().run(state)
-                return ValidationResult.from_state(state)
+                return _unread(path, "EINVOICE-TOO-LARGE", f"the file has {size} bytes, more than the limit of {limit} bytes")
             data = path.read_bytes()
         except OSError as exc:
-            state = ValidationState(raw=b"", file_name=str(path))
-            state.findings.append(Finding("EINVOICE-READ", Severity.ERROR, f"cannot read the file: {exc}",
-                                          source="read", layer="input"))
-            Decide().run(state)
-            return ValidationResult.from_state(state)
+            return _unread(path, "EINVOICE-READ", f"cannot read the file: {exc}")
         return self.validate(data, str(path), **kwargs)
+
+
+def _unread(path: Path, rule_id: str, message: str) -> ValidationResult:
+    """The result for a file that was not read (too large to read, or unreadable)."""
+    state = ValidationState(raw=b"", file_name=str(path))
+    state.findings.append(input_error(rule_id, message, source="read"))
+    Decide().run(state)
+    return ValidationResult.from_state(state)
