@@ -48,6 +48,7 @@ class NoticeKind(StrEnum):
     REJECTION = "rejection"  # invalid: the readable validation report attached
     DUPLICATE = "duplicate"  # the same invoice came before
     NO_INVOICE = "no-invoice"  # the mail had no invoice attachment
+    WORKFLOW_REJECTION = "workflow-rejection"  # rejected in approval, with the approver's reason
 
 
 class NoticeState(StrEnum):

@@ -7,11 +7,12 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 UTC = timezone.utc
+CENT = Decimal("0.01")
 
 
 def utcnow() -> datetime:
@@ -80,3 +81,33 @@ class JSONDocument(TypeDecorator):
         if value is None:
             return None
         return json.loads(json_dumps(value))  # Decimal/date → str, a detached plain copy
+
+
+class Money(TypeDecorator):
+    """An exact `Decimal` amount: NUMERIC(18, 2) on PostgreSQL, text on SQLite (whose NUMERIC is a float).
+
+    Values are quantized to the cent on the way in; floats are refused (money is never a float).
+    Sort and sum in SQL only on PostgreSQL; code that must sort on both backends keeps an integer
+    number of cents next to the amount (e.g. the Skonto priority).
+    """
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(Numeric(18, 2, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError(f"money must be a Decimal, not the float {value!r}")
+        amount = Decimal(value).quantize(CENT)
+        return str(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value).quantize(CENT)
