@@ -166,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
     install.set_defaults(func=_rules_install)
     from .intake.mail.cli import add_parser as add_mail_parser
     from .jobs.cli import add_parser as add_worker_parser
+    from .routing.deadlines.cli import add_parser as add_deadlines_parser
+    from .routing.masterdata.cli import add_parser as add_masterdata_parser
+    from .routing.matching.cli import add_parser as add_matching_parser
+    from .routing.workflow.cli import add_parser as add_workflow_parser
     from .store.cli import add_parser as add_db_parser
     from .web.cli import add_parser as add_serve_parser
 
@@ -173,6 +177,10 @@ def _parser() -> argparse.ArgumentParser:
     add_worker_parser(commands)  # einvoice worker [--once]
     add_db_parser(commands)  # einvoice db upgrade|current
     add_mail_parser(commands)  # einvoice imap-poll [--once], imap-reconcile, smtpd
+    add_masterdata_parser(commands)  # einvoice masterdata import|export
+    add_matching_parser(commands)  # einvoice matching seed|rerun
+    add_workflow_parser(commands)  # einvoice workflow seed
+    add_deadlines_parser(commands)  # einvoice deadlines scheduler|metrics
     return parser
 
 

@@ -1,0 +1,1 @@
+"""deadlines: see einvoice/routing/__init__.py."""

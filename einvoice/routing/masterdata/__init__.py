@@ -1,0 +1,1 @@
+"""masterdata: see einvoice/routing/__init__.py."""

@@ -1,0 +1,1 @@
+"""matching: see einvoice/routing/__init__.py."""

@@ -1,0 +1,1 @@
+"""workflow: see einvoice/routing/__init__.py."""
