@@ -3,9 +3,11 @@
 ::
 
     received ──► validated ──► parsed ──► matched ──► in_approval ──► approved ──► exported ──► archived
-        │            │           │            ▲             │
-        │            │           │            └─────────────┘ (sent back to matching)
-        ├──► rejected ───────────┼────────────────────────────────────────────────────────────► archived
+        │            │           │  ▲         ▲             │
+        │            │           │  └─────────┤             │ (matched → parsed: a re-run found no match:
+        │            │           │            └─────────────┘  manual queue; in_approval → matched: reassigned)
+        ├──► rejected ◄──────────┴────────────┴─────────────┘ (a person rejects to the supplier, with a reason)
+        ├──► rejected ───────────────────────────────────────────────────────────────────────► archived
         │     (└──► validated: a person accepts an officially invalid invoice after review)
         ├──► duplicate (linked to the first item) ─────────────────────────────────────────────► archived
         └──► failed (error kept) ──► received (reprocess) / archived
@@ -33,9 +35,9 @@ ALLOWED: dict[ItemState, frozenset[ItemState]] = {
     S.RECEIVED: frozenset({S.VALIDATED, S.REJECTED, S.DUPLICATE, S.FAILED}),
     S.VALIDATED: frozenset({S.PARSED, S.DUPLICATE, S.FAILED}),
     S.REJECTED: frozenset({S.VALIDATED, S.ARCHIVED}),
-    S.PARSED: frozenset({S.MATCHED, S.DUPLICATE, S.FAILED}),
-    S.MATCHED: frozenset({S.IN_APPROVAL, S.FAILED}),
-    S.IN_APPROVAL: frozenset({S.APPROVED, S.MATCHED, S.FAILED}),
+    S.PARSED: frozenset({S.MATCHED, S.REJECTED, S.DUPLICATE, S.FAILED}),
+    S.MATCHED: frozenset({S.IN_APPROVAL, S.PARSED, S.REJECTED, S.FAILED}),
+    S.IN_APPROVAL: frozenset({S.APPROVED, S.MATCHED, S.REJECTED, S.FAILED}),
     S.APPROVED: frozenset({S.EXPORTED, S.FAILED}),
     S.EXPORTED: frozenset({S.ARCHIVED}),
     S.ARCHIVED: frozenset(),
@@ -47,6 +49,9 @@ ALLOWED: dict[ItemState, frozenset[ItemState]] = {
 MANUAL: frozenset[tuple[ItemState, ItemState]] = frozenset({
     (S.REJECTED, S.VALIDATED),  # accepted after review (triage "review": EN 16931-conform, CIUS rules failing)
     (S.FAILED, S.RECEIVED),  # reprocess after the cause was fixed
+    (S.PARSED, S.REJECTED),  # the Rechnungseingangsstelle rejects an unmatched invoice (wrong recipient ...)
+    (S.MATCHED, S.REJECTED),  # rejected to the supplier before the approval started
+    (S.IN_APPROVAL, S.REJECTED),  # an approver rejects the invoice to the supplier, with a reason
 })
 
 TERMINAL = frozenset(state for state, targets in ALLOWED.items() if not targets)
