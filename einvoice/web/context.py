@@ -36,6 +36,7 @@ SNIFF_BYTES = 1024
 MAX_NAME = 255
 MAX_UPLOAD_FILES = 20
 MULTIPART_OVERHEAD = 1024 * 1024  # boundaries, part headers and the small fields of a multipart body
+MASTERDATA_IMPORT_BYTES = 32 * 1024 * 1024  # a master data CSV (POST /api/v1/masterdata/<kind>/import)
 
 
 class JSON(JSONResponse):
@@ -80,6 +81,8 @@ class WebContext:
             return self.max_file_bytes + MULTIPART_OVERHEAD
         if path.endswith("/upload"):
             return 2 * self.max_file_bytes + MULTIPART_OVERHEAD
+        if "/api/v1/masterdata/" in path and path.endswith("/import"):
+            return MASTERDATA_IMPORT_BYTES + MULTIPART_OVERHEAD
         return MULTIPART_OVERHEAD  # any other POST (there is none): small
 
     # --- rendering -----------------------------------------------------------------------------
