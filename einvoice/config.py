@@ -22,6 +22,14 @@ class Settings:
     job_lease_seconds: float = 300.0  # EINVOICE_JOB_LEASE_SECONDS: claim lease, renewed while a job runs
     job_retry_seconds: float = 30.0  # EINVOICE_JOB_RETRY_SECONDS: first retry delay, doubled per attempt
     worker_poll_seconds: float = 2.0  # EINVOICE_WORKER_POLL_SECONDS: idle worker polls this often
+    # routing (einvoice.routing.matching)
+    match_min_confidence: int = 50  # EINVOICE_MATCH_MIN_CONFIDENCE: below this a match goes to the manual queue
+    # deadlines (einvoice.routing.deadlines)
+    bundesland: str = "NW"  # EINVOICE_BUNDESLAND: public holidays for working days (a unit's own Land wins)
+    payment_days: int = 30  # EINVOICE_PAYMENT_DAYS: legal payment period, calendar days after receipt
+    payment_run_lead_days: int = 1  # EINVOICE_PAYMENT_RUN_LEAD_DAYS: working days from Anordnung to payment
+    skonto_reminder_days: int = 3  # EINVOICE_SKONTO_REMINDER_DAYS: remind approvers this many working days before
+    escalation_days: int = 5  # EINVOICE_ESCALATION_DAYS: escalate a step open longer than this (working days)
 
     @property
     def rule_packs_dir(self) -> Path:
@@ -71,4 +79,10 @@ def load_settings() -> Settings:
         job_lease_seconds=_number_env("EINVOICE_JOB_LEASE_SECONDS", 300.0, float, 0.1),
         job_retry_seconds=_number_env("EINVOICE_JOB_RETRY_SECONDS", 30.0, float, 0.0),
         worker_poll_seconds=_number_env("EINVOICE_WORKER_POLL_SECONDS", 2.0, float, 0.01),
+        match_min_confidence=_number_env("EINVOICE_MATCH_MIN_CONFIDENCE", 50, int, 0),
+        bundesland=(os.environ.get("EINVOICE_BUNDESLAND") or "NW").strip().upper(),
+        payment_days=_number_env("EINVOICE_PAYMENT_DAYS", 30, int, 0),
+        payment_run_lead_days=_number_env("EINVOICE_PAYMENT_RUN_LEAD_DAYS", 1, int, 0),
+        skonto_reminder_days=_number_env("EINVOICE_SKONTO_REMINDER_DAYS", 3, int, 0),
+        escalation_days=_number_env("EINVOICE_ESCALATION_DAYS", 5, int, 1),
     )
