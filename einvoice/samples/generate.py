@@ -425,6 +425,7 @@ class _Content:
     tax_exclusive: Decimal = Decimal("0.00")  # BT-109
     amount_due: Decimal = Decimal("0.00")  # BT-115
     attachments: tuple[_Attachment, ...] = ()  # BG-24
+    order: str | None = ORDER_NUMBER  # BT-13 (None: left out)
 
     @property
     def type_code(self) -> str:
@@ -471,7 +472,8 @@ def _payment_terms(due_date: date, skonto: tuple[Skonto, ...]) -> str:
 def _content(lines: int, number: str, issue_date: date, customization: str, credit_note: bool, *,
              supplier: str = "musterbau", buyer: str = "musterstadt", skonto: tuple[Skonto, ...] | None = None,
              adjustments: tuple[_Adjustment, ...] = (), attachments: tuple[_Attachment, ...] = (),
-             payment_days: int = 30, defect: str | None = None) -> _Content:
+             payment_days: int = 30, defect: str | None = None, order: str | None = ORDER_NUMBER,
+             leitweg_id: str | None = None) -> _Content:
     if lines < 1:
         raise ValueError("an invoice needs at least one line (BR-16)")
     if defect is not None and defect not in DEFECTS:
@@ -504,9 +506,10 @@ def _content(lines: int, number: str, issue_date: date, customization: str, cred
     else:
         due_date = issue_date + timedelta(days=payment_days)
         terms = _payment_terms(due_date, DEFAULT_SKONTO if skonto is None else skonto)
-        note = f"Lieferungen und Leistungen gemäß Ihrer Bestellung {ORDER_NUMBER}."
+        note = (f"Lieferungen und Leistungen gemäß Ihrer Bestellung {order}." if order
+                else "Lieferungen und Leistungen gemäß Vereinbarung.")
         preceding = None
-    leitweg_id: str | None = public_buyer.leitweg_id
+    leitweg_id = leitweg_id or public_buyer.leitweg_id
     if defect == "amount-due":  # BT-115 ≠ BT-112 − BT-113 + BT-114: BR-CO-16
         amount_due += Decimal("10.00")
     elif defect == "grand-total":  # BT-112 ≠ BT-109 + BT-110 (BT-115 follows BT-112): BR-CO-15
@@ -541,6 +544,7 @@ def _content(lines: int, number: str, issue_date: date, customization: str, cred
         tax_exclusive=tax_exclusive,
         amount_due=amount_due,
         attachments=attachments,
+        order=order,
     )
 
 
@@ -678,7 +682,8 @@ def _ubl_tree(content: _Content) -> etree._Element:
     _sub(root, CBC + "DocumentCurrencyCode", CURRENCY)  # BT-5
     if content.leitweg_id:
         _sub(root, CBC + "BuyerReference", content.leitweg_id)  # BT-10
-    _sub(_sub(root, CAC + "OrderReference"), CBC + "ID", ORDER_NUMBER)  # BT-13
+    if content.order:
+        _sub(_sub(root, CAC + "OrderReference"), CBC + "ID", content.order)  # BT-13
     if content.preceding_invoice:  # BG-3
         reference = _sub(_sub(root, CAC + "BillingReference"), CAC + "InvoiceDocumentReference")
         _sub(reference, CBC + "ID", content.preceding_invoice[0])  # BT-25
@@ -734,16 +739,17 @@ def ubl_invoice(lines: int = 3, *, number: str = "RE-2026-0001",
                 credit_note: bool = False, supplier: str = "musterbau", buyer: str = "musterstadt",
                 skonto: tuple[Skonto, ...] | None = None, adjustments: tuple[_Adjustment, ...] = (),
                 attachments: tuple[_Attachment, ...] = (), payment_days: int = 30,
-                defect: str | None = None) -> bytes:
+                defect: str | None = None, order: str | None = ORDER_NUMBER, leitweg_id: str | None = None) -> bytes:
     """A UBL 2.1 Invoice (or CreditNote with type code 381) as UTF-8 bytes with XML declaration.
 
     ``supplier`` / ``buyer``: keys of `SUPPLIERS` / `BUYERS`; ``skonto``: the BT-20 Skonto terms
     (default `DEFAULT_SKONTO`, ``()`` for none); ``adjustments``: document allowances and charges;
-    ``attachments``: BG-24 documents; ``defect``: one of `DEFECTS` for a deliberately broken invoice.
+    ``attachments``: BG-24 documents; ``defect``: one of `DEFECTS` for a deliberately broken invoice;
+    ``order``: BT-13 (None: none); ``leitweg_id``: BT-10 (None: the buyer's Leitweg-ID).
     """
     content = _content(lines, number, issue_date, customization, credit_note, supplier=supplier, buyer=buyer,
                        skonto=skonto, adjustments=adjustments, attachments=attachments,
-                       payment_days=payment_days, defect=defect)
+                       payment_days=payment_days, defect=defect, order=order, leitweg_id=leitweg_id)
     return _serialize(_ubl_tree(content))
 
 
@@ -862,8 +868,9 @@ def _cii_tree(content: _Content) -> etree._Element:
         _sub(agreement, RAM + "BuyerReference", content.leitweg_id)  # BT-10
     _cii_party(agreement, "SellerTradeParty", content.seller)  # BG-4
     _cii_party(agreement, "BuyerTradeParty", content.buyer.party)  # BG-7
-    _sub(_sub(agreement, RAM + "BuyerOrderReferencedDocument"), RAM + "IssuerAssignedID",
-         ORDER_NUMBER)  # BT-13
+    if content.order:
+        _sub(_sub(agreement, RAM + "BuyerOrderReferencedDocument"), RAM + "IssuerAssignedID",
+             content.order)  # BT-13
     for attachment in content.attachments:  # BG-24
         document_ref = _sub(agreement, RAM + "AdditionalReferencedDocument")
         _sub(document_ref, RAM + "IssuerAssignedID", attachment.reference)  # BT-122
@@ -922,12 +929,12 @@ def cii_invoice(lines: int = 3, *, number: str = "RE-2026-0001",
                 customization: str = XRECHNUNG_30, supplier: str = "musterbau", buyer: str = "musterstadt",
                 skonto: tuple[Skonto, ...] | None = None, adjustments: tuple[_Adjustment, ...] = (),
                 attachments: tuple[_Attachment, ...] = (), payment_days: int = 30,
-                defect: str | None = None) -> bytes:
+                defect: str | None = None, order: str | None = ORDER_NUMBER, leitweg_id: str | None = None) -> bytes:
     """A UN/CEFACT CII D16B CrossIndustryInvoice (type 380) with the same content as `ubl_invoice`
     (same keyword arguments, except that it is never a credit note)."""
     content = _content(lines, number, issue_date, customization, credit_note=False, supplier=supplier, buyer=buyer,
                        skonto=skonto, adjustments=adjustments, attachments=attachments,
-                       payment_days=payment_days, defect=defect)
+                       payment_days=payment_days, defect=defect, order=order, leitweg_id=leitweg_id)
     return _serialize(_cii_tree(content))
 
 
