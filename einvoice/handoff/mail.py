@@ -4,7 +4,9 @@ Kinds (`NoticeKind`): ``receipt`` (Eingangsbestätigung with the intake id and t
 ``<EINVOICE_BASE_URL>/status/{id}/{token}``, `einvoice.intake.status_token`), ``rejection`` (the
 item was rejected: German and English, the readable validation report attached as HTML),
 ``duplicate`` (the same invoice came before) and ``no-invoice`` (a mail without an invoice
-attachment, e.g. an invoice only in the body).
+attachment, e.g. an invoice only in the body), ``workflow-rejection`` (rejected in the approval, with
+the approver's reason; queued by `einvoice.routing.workflow.decisions.reject_to_supplier` for any
+channel: recipient `workflow_rejection_recipient`).
 
 **Enqueued in the transaction that causes it**: the receipt and the no-invoice notice with the mail's
 intake rows (`einvoice.intake.mail.store`), the rejection and the duplicate notice with the
@@ -200,6 +202,8 @@ def _context(session: Session, db: Database, kind: NoticeKind, job: Job) -> Noti
     item = session.get(IntakeItem, job.item_id)
     if item is None:
         return None
+    if kind is NoticeKind.WORKFLOW_REJECTION:
+        return _workflow_rejection_context(session, db, item)
     mail = (item.extra or {}).get("mail") or {}
     recipient = mail.get("notify_to")
     if not recipient:
@@ -221,6 +225,52 @@ def _context(session: Session, db: Database, kind: NoticeKind, job: Job) -> Noti
                                 "invoice_number": first.invoice_number if first else None,
                                 "same_file": bool(first and first.sha256 == item.sha256)}
     return context
+
+
+def _seller_email(model: dict) -> str | None:
+    terms = model.get("terms") or {}
+    candidates = [terms.get("BT-43")]
+    if str(terms.get("BT-34-1") or "").strip().upper() == "EM":
+        candidates.append(terms.get("BT-34"))
+    for value in candidates:
+        value = value[0] if isinstance(value, list) and value else value
+        address = parseaddr(" ".join(str(value or "").split()))[1]
+        if "@" in address and " " not in address:
+            return address
+    return None
+
+
+def workflow_rejection_recipient(session: Session, item: IntakeItem) -> str | None:
+    """Where a rejection in the approval goes: the mail's sender if the item came by mail (its
+    notify address), else the seller's e-mail (BT-43, else BT-34 with scheme EM) of the parsed
+    invoice, else None."""
+    from ..store.models import ParsedInvoice
+
+    mail = (item.extra or {}).get("mail") or {}
+    if item.channel in MAIL_CHANNELS and mail.get("notify_to"):
+        return mail["notify_to"]
+    parsed = session.scalars(select(ParsedInvoice).where(ParsedInvoice.item_id == item.id)
+                             .order_by(ParsedInvoice.id.desc())).first()
+    return _seller_email(parsed.model) if parsed is not None else None
+
+
+def _workflow_rejection_context(session: Session, db: Database, item: IntakeItem) -> NoticeContext | None:
+    from ..intake.status_token import status_url
+    from ..store.routing_models import ApprovalCase, ApprovalStep
+
+    recipient = workflow_rejection_recipient(session, item)
+    if not recipient:
+        return None
+    reason = session.scalars(select(ApprovalStep.reason).join(ApprovalCase, ApprovalCase.id == ApprovalStep.case_id)
+                             .where(ApprovalCase.item_id == item.id, ApprovalStep.decision == "reject")
+                             .order_by(ApprovalStep.decided_at.desc(), ApprovalStep.id.desc())).first()
+    mail = (item.extra or {}).get("mail") or {}
+    by_mail = item.channel in MAIL_CHANNELS and mail.get("notify_to") == recipient
+    return NoticeContext(kind=NoticeKind.WORKFLOW_REJECTION.value, recipient=recipient,
+                         original_message_id=mail.get("message_id") if by_mail else None,
+                         original_subject=mail.get("subject") if by_mail else None, item_id=item.id,
+                         file_name=item.file_name, invoice_number=item.invoice_number, received_at=item.received_at,
+                         status_url=status_url(item.id, item.uid, data_dir=db.settings.data_dir), reason=reason)
 
 
 def _audit(session: Session, item_id: int | None, *, actor: str, event: str, reason: str, details: dict) -> None:

@@ -2,7 +2,8 @@
 
 `compose(context, sender)` returns an `EmailMessage`: plain text, UTF-8, ``Auto-Submitted:
 auto-replied`` (RFC 3834, so that other robots do not answer), threaded to the supplier's message
-(In-Reply-To/References). A rejection carries the readable validation report as an HTML attachment.
+(In-Reply-To/References). A rejection carries the readable validation report as an HTML attachment;
+a workflow rejection (rejected in the approval) carries the approver's reason.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class NoticeContext:
     duplicate_of: dict | None = None  # id, received_at, invoice_number, same_file
     notes: list[dict] = field(default_factory=list)
     body_has_invoice: bool = False
+    reason: str | None = None  # workflow-rejection: the approver's reason
 
 
 def _local(moment: datetime | None) -> str:
@@ -219,7 +221,29 @@ def _no_invoice(c: NoticeContext) -> tuple[str, list[str], list[str]]:
     return subject, de, en
 
 
-BUILDERS = {"receipt": _receipt, "rejection": _rejection, "duplicate": _duplicate, "no-invoice": _no_invoice}
+def _workflow_rejection(c: NoticeContext) -> tuple[str, list[str], list[str]]:
+    """Rejected in the approval (sachlich/rechnerisch/Anordnung) with the approver's reason."""
+    what = f"Rechnung {c.invoice_number}" if c.invoice_number else f"Rechnung {c.file_name}"
+    subject = f"Rechnung abgelehnt: {what} (Eingangsnummer {c.item_id}) / Invoice rejected"
+    reason = [f"  {line}" for line in (c.reason or "-").splitlines() or ["-"]]
+    de = ["Sehr geehrte Damen und Herren,", "",
+          "Ihre Rechnung wurde bei der Prüfung abgelehnt und wird nicht bezahlt.", "", *_facts_de(c), "",
+          "Begründung:", *reason, "",
+          "Bitte senden Sie gegebenenfalls eine korrigierte Rechnung mit einer neuen Rechnungsnummer. "
+          "Elektronische Rechnungen können nicht geändert werden."]
+    en = ["Dear Sir or Madam,", "",
+          "Your invoice was rejected during the approval and will not be paid.", "", *_facts_en(c), "",
+          "Reason (in German, as given by the approver):", *reason, "",
+          "If appropriate, please send a corrected invoice with a new invoice number. Electronic invoices "
+          "cannot be changed."]
+    if c.status_url:
+        de += ["", f"Bearbeitungsstand: {c.status_url}"]
+        en += ["", f"Processing status: {c.status_url}"]
+    return subject, de, en
+
+
+BUILDERS = {"receipt": _receipt, "rejection": _rejection, "duplicate": _duplicate, "no-invoice": _no_invoice,
+            "workflow-rejection": _workflow_rejection}
 
 
 def report_html(report: dict) -> str:

@@ -13,7 +13,8 @@
         └──► failed (error kept) ──► received (reprocess) / archived
 
 ``duplicate`` is reachable from received (same file), validated and parsed (same seller + invoice
-number + year); ``failed`` from every state before ``exported``.
+number + year); ``failed`` from every state before ``exported``. ``approved → in_approval``: a person
+reopens the Anordnung to change frozen payment data (payable amount, IBAN), which needs a new Anordnung.
 
 `transition` refuses anything not in `ALLOWED` and appends one `AuditEvent` per change (who/what,
 when, from, to, why). Audit events are append-only; nothing else changes ``IntakeItem.state``.
@@ -38,7 +39,7 @@ ALLOWED: dict[ItemState, frozenset[ItemState]] = {
     S.PARSED: frozenset({S.MATCHED, S.REJECTED, S.DUPLICATE, S.FAILED}),
     S.MATCHED: frozenset({S.IN_APPROVAL, S.PARSED, S.REJECTED, S.FAILED}),
     S.IN_APPROVAL: frozenset({S.APPROVED, S.MATCHED, S.REJECTED, S.FAILED}),
-    S.APPROVED: frozenset({S.EXPORTED, S.FAILED}),
+    S.APPROVED: frozenset({S.EXPORTED, S.IN_APPROVAL, S.FAILED}),
     S.EXPORTED: frozenset({S.ARCHIVED}),
     S.ARCHIVED: frozenset(),
     S.DUPLICATE: frozenset({S.ARCHIVED}),
@@ -52,6 +53,7 @@ MANUAL: frozenset[tuple[ItemState, ItemState]] = frozenset({
     (S.PARSED, S.REJECTED),  # the Rechnungseingangsstelle rejects an unmatched invoice (wrong recipient ...)
     (S.MATCHED, S.REJECTED),  # rejected to the supplier before the approval started
     (S.IN_APPROVAL, S.REJECTED),  # an approver rejects the invoice to the supplier, with a reason
+    (S.APPROVED, S.IN_APPROVAL),  # frozen payment data change: the Anordnung is reopened (workflow.payment)
 })
 
 TERMINAL = frozenset(state for state, targets in ALLOWED.items() if not targets)
