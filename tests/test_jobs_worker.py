@@ -95,12 +95,13 @@ def _wait_for(predicate, timeout: float, what: str):
 def _path(db, item_id):
     with db.transaction() as session:
         return session.execute(sa.select(AuditEvent.from_state, AuditEvent.to_state, AuditEvent.actor)
-                               .where(AuditEvent.item_id == item_id).order_by(AuditEvent.id)).all()
+                               .where(AuditEvent.item_id == item_id, AuditEvent.event == "transition")
+                               .order_by(AuditEvent.id)).all()
 
 
 def _job_of(db, item_id) -> Job:
     with db.transaction() as session:
-        return session.scalars(sa.select(Job).where(Job.item_id == item_id)).one()
+        return session.scalars(sa.select(Job).where(Job.item_id == item_id, Job.kind == "process")).one()
 
 
 def _count(db, model, item_id) -> int:
@@ -179,7 +180,7 @@ def test_two_worker_processes_share_50_items_each_processed_once(db, tmp_path):
     for w, (out, err) in zip(workers, outputs):
         assert w.returncode == 0, err
     ran = [int(out.split("RAN")[1]) for out, _ in outputs]
-    assert sum(ran) == 50
+    assert sum(ran) == 100  # a process job and then a route job per item
     if db.dialect == "postgresql":
         assert all(n > 0 for n in ran), f"both workers should have had work (SKIP LOCKED): {ran}"
 
@@ -205,7 +206,7 @@ def test_run_worker_in_process_and_a_job_that_keeps_failing(db, engine, monkeypa
         return original(engine_, data, file_name, received)
 
     monkeypatch.setattr(process_module, "validate_bytes", explode_on_bad)
-    assert run_worker(once=True, db=db, worker_id="w1") == 1 + db.settings.job_max_attempts
+    assert run_worker(once=True, db=db, worker_id="w1") == 2 + db.settings.job_max_attempts  # ok: process + route
 
     with db.transaction() as session:
         assert session.get(IntakeItem, ok.id).state == "parsed"
@@ -225,7 +226,7 @@ def test_run_worker_in_process_and_a_job_that_keeps_failing(db, engine, monkeypa
     with pytest.raises(IllegalTransition):
         reprocess(db, bad.id, actor="system:cron", reason="retry")
     reprocess(db, bad.id, actor="user:admin", reason="validator fixed")
-    assert run_worker(once=True, db=db, worker_id="w2") == 1
+    assert run_worker(once=True, db=db, worker_id="w2") == 2  # process + route
     assert [(f, t) for f, t, _ in _path(db, bad.id)] == [
         (None, "received"), ("received", "failed"), ("failed", "received"), ("received", "validated"),
         ("validated", "parsed")]
@@ -238,7 +239,7 @@ def test_cli_worker_once(db):
     done = subprocess.run([sys.executable, "-m", "einvoice.jobs.cli", "worker", "--once"], env=_env(db),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "worker ran 1 jobs" in done.stderr
+    assert "worker ran 2 jobs" in done.stderr  # process, then route
     with db.transaction() as session:
         assert session.get(IntakeItem, item.id).state == "parsed"
 

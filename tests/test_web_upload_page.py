@@ -110,7 +110,7 @@ def test_two_files_end_to_end(client, db):
     assert f">{stored[0].id}<" in page and stored[0].sha256 in page
     assert "Eingegangen" in client.get(links[0]).text
 
-    assert run_worker(once=True, db=db) == 2
+    assert run_worker(once=True, db=db) == 3  # 2 process + route of the parsed one
     accepted = text_of(client.get(links[0]).text)
     assert "Angenommen" in accepted and "UP-2026-0001" not in accepted
     rejected = text_of(client.get(links[1]).text)

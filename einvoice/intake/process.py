@@ -9,7 +9,9 @@ Steps, each its own short transaction (nothing is held locked while validating o
    ``review``).
 2. ``validated``: `read_invoice` builds the EN 16931 model, stored as JSON
    (`einvoice.formats.export.to_dict`); the same seller + invoice number + issue year as an earlier
-   item → ``duplicate``, linked to the first; otherwise → ``parsed``. Matching is a later stage.
+   item → ``duplicate``, linked to the first; otherwise → ``parsed``, and the ``route`` job
+   (`einvoice.routing.route`: matching, deadlines, start of the approval) is queued in the same
+   transaction.
 
 Idempotent: each step re-reads the item under a lock and does nothing if another run got there
 first, and writes its outcome in the same transaction as the state change, so running the job
@@ -236,6 +238,8 @@ def _parse_step(db: Database, item_id: int, actor: str) -> None:
                             "signed_amount_due": str(invoice.signed_amount_due.value)
                             if invoice.signed_amount_due else None,
                             "currency": invoice.currency, "duplicate_key": key})
+        # routing (matching, deadlines, approval start) is the next stage: its own job, same transaction
+        enqueue(session, "route", item_id=item.id, max_attempts=db.settings.job_max_attempts)
 
 
 def process_item(db: Database, item_id: int, *, engine=None, actor: str = DEFAULT_ACTOR) -> str:

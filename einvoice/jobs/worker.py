@@ -29,7 +29,7 @@ from .registry import KINDS, JobContext
 log = logging.getLogger("einvoice.jobs")
 
 # modules whose import registers the job kinds the worker runs
-DEFAULT_JOB_MODULES = ("einvoice.intake.process",)
+DEFAULT_JOB_MODULES = ("einvoice.intake.process", "einvoice.routing.route")
 RECONNECT_SECONDS = 5.0
 
 

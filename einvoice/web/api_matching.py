@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..routing.matching import rules as matching_rules
 from ..routing.matching import service
+from ..routing.route import continue_routing
 from ..store.masterdata_models import CostCentre, User
 from ..store.models import IntakeItem
 from ..store.routing_models import Assignment, MatchKey, MatchResult
@@ -178,6 +179,7 @@ def _on_item(request: Request, item_id: int, action) -> JSON:
             if item is None:
                 return _error(404, f"no invoice #{item_id}")
             action(session, item)
+            continue_routing(session, [item])  # now matched: deadlines for the unit, approval starts
             return JSON(_matching(session, item))
     except service.WrongState as exc:
         return _error(409, str(exc))
@@ -198,7 +200,9 @@ async def rerun_all(request: Request, body: RerunIn | None = None, user: User = 
 
     def run():
         with get_ctx(request).db.transaction() as session:
-            return service.rerun(session, actor=_actor(user), item_ids=body.item_ids if body else None)
+            counts = service.rerun(session, actor=_actor(user), item_ids=body.item_ids if body else None)
+            counts["route_jobs_queued"] = continue_routing(session)
+            return counts
     return JSON(await run_in_threadpool(run))
 
 

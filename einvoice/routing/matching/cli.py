@@ -48,12 +48,14 @@ def _seed(args) -> int:
 
 
 def _rerun(args) -> int:
+    from ..route import continue_routing
     from .service import rerun
 
     db = _database()
     try:
         with db.transaction() as session:
             counts = rerun(session, actor=args.actor, item_ids=args.item or None)
+            counts["route_jobs_queued"] = continue_routing(session)  # a worker starts their approval
     finally:
         db.dispose()
     _print_json(counts)

@@ -33,6 +33,7 @@ from ...store.masterdata_models import CostCentre, OrgUnit, User
 from ...store.models import IntakeItem, ItemState
 from ...store.routing_models import ApprovalCase, ApprovalStep, Assignment, CaseStatus, Comment, StepState
 from ..clock import SYSTEM_CLOCK, Clock, today
+from ..deadlines.service import settle as settle_skonto
 from .cases import current_step, last_editor, open_next, steps_of, touch
 from .checks import Permit, actor_of, may_comment, may_decide, may_handle, require_open, require_reason
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -96,6 +97,8 @@ def approve(session: Session, case_id: int, *, user: User, expected_version: int
         case.frozen_at, case.frozen_by = now, actor_of(user)  # payee, IBAN and payable amount fixed
         transition(item, ItemState.APPROVED, actor_of(user), f"Anordnung erteilt: {reason or 'ohne Bemerkung'}",
                    details={"case_id": case.id}, at=now)
+        session.flush()
+        settle_skonto(session, item.id, clock=clock)  # captured or lost, in the same transaction
     return record(session, case, item, user, decision="approve", reason=reason, clock=clock, step=step, permit=permit,
                   closed=case.status == CaseStatus.APPROVED)
 
