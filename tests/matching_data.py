@@ -28,6 +28,7 @@ LW_66 = leitweg(COARSE, "FB66")  # → KSt 6610 (full)
 LW_10 = leitweg(COARSE, "FB10")  # → KSt 1100 (full)
 LW_40 = leitweg(COARSE, "FB40")  # → unit FB40 only
 LW_UNKNOWN = leitweg(COARSE, "FB99")  # valid, same coarse address, not in master data
+LW_CENTRAL = leitweg(COARSE, "RE")  # the central address of the Rechnungseingangsstelle (unit FB10, central)
 VAT_MUSTERBAU, IBAN_MUSTERBAU = "DE123456788", "DE91440501990004711815"
 VAT_SCHULBEDARF, IBAN_SCHULBEDARF = "DE811128135", "DE02120300000000202051"
 VAT_BUERO, IBAN_BUERO = "DE136695976", "DE02500105170137075030"
@@ -45,7 +46,7 @@ CENTRES = [  # code, name, unit, default account, budget product, active
     ("1100", "Zentrale Verwaltung", "FB10", "5431", "11.10", True),
     ("9900", "Aufgelöst", "FB10", None, None, False),
 ]
-LEITWEG = [(LW_66, "FB66", "6610"), (LW_10, "FB10", "1100"), (LW_40, "FB40", None)]
+LEITWEG = [(LW_66, "FB66", "6610"), (LW_10, "FB10", "1100"), (LW_40, "FB40", None), (LW_CENTRAL, "FB10", None)]
 SUPPLIERS = [  # key, creditor number, name, VAT id, IBAN, default cost centre
     ("musterbau", "K-1001", "Musterbau GmbH", VAT_MUSTERBAU, IBAN_MUSTERBAU, "6620"),
     ("schulbedarf", "K-1002", "Schulbedarf Meier KG", VAT_SCHULBEDARF, IBAN_SCHULBEDARF, "4010"),
@@ -117,7 +118,8 @@ def memory_context(rules=None, *, min_confidence: int = 50):
         units=[UnitInfo(unit[code], code, name) for code, name in UNITS],
         cost_centres=[CostCentreInfo(cc[code], code, name, unit[u], account, product, active)
                       for code, name, u, account, product, active in CENTRES],
-        leitweg_ids=[LeitwegInfo(lid, unit[u], cc[c] if c else None) for lid, u, c in LEITWEG],
+        leitweg_ids=[LeitwegInfo(lid, unit[u], cc[c] if c else None, central=lid == LW_CENTRAL)
+                     for lid, u, c in LEITWEG],
         orders=[OrderInfo(number, unit[u], cc[c], account, sup[s] if s else None, open_)
                 for number, s, u, c, account, open_ in ORDERS],
         contracts=[ContractInfo(number, unit[u], cc[c], account, None, start, until)

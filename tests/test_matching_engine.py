@@ -12,7 +12,7 @@ from einvoice.routing.matching import decide, extract_keys
 from einvoice.routing.matching.keys import norm_name
 from einvoice.store.routing_models import MatchStatus
 from matching_data import (
-    IBAN_MUSTERBAU, LW_10, LW_40, LW_66, LW_UNKNOWN, VAT_MUSTERBAU, VAT_SCHULBEDARF, memory_context, model,
+    IBAN_MUSTERBAU, LW_10, LW_40, LW_66, LW_CENTRAL, LW_UNKNOWN, VAT_MUSTERBAU, VAT_SCHULBEDARF, memory_context, model,
 )
 
 CTX = memory_context()
@@ -128,6 +128,14 @@ def test_unit_only_leitweg_id_is_no_match_alone():
     outcome = run(leitweg_id=LW_40)
     assert outcome.status is MatchStatus.MANUAL and outcome.unit_id == UNIT["FB40"] and outcome.cost_centre_id is None
     assert "Nur die Organisationseinheit" in outcome.explanation
+
+
+def test_central_leitweg_id_names_no_unit_so_the_supplier_decides():
+    outcome = run(leitweg_id=LW_CENTRAL, vat=VAT_SCHULBEDARF)
+    assert (outcome.status, outcome.cost_centre_id) == (MatchStatus.MATCHED, CC["4010"])  # no conflict with FB10
+    alone = run(leitweg_id=LW_CENTRAL, name=None)
+    assert alone.status is MatchStatus.MANUAL and alone.unit_id is None
+    assert "zentrale Rechnungsadresse" in alone.explanation
 
 
 def test_unit_only_leitweg_id_plus_cost_centre_of_the_same_unit_matches():

@@ -7,7 +7,8 @@ and the workflow (`einvoice.routing.workflow`) read it.
 
 - `OrgUnit`: a Fachbereich/Amt (``code`` e.g. ``FB20``), its lead (escalations go there) and the
   Bundesland whose public holidays count for its working days.
-- `LeitwegId`: a Leitweg-ID (BT-10) that belongs to a unit, optionally to one cost centre.
+- `LeitwegId`: a Leitweg-ID (BT-10) that belongs to a unit, optionally to one cost centre; a
+  ``central`` one (the Rechnungseingangsstelle's address for all invoices) names no department.
 - `Account`: a Sachkonto (cost type). `CostCentre`: a Kostenstelle of a unit with its default
   account and budget product (Produkt).
 - `Supplier`: a creditor (creditor number, VAT id, IBAN/BIC as confirmed in master data),
@@ -82,6 +83,9 @@ class LeitwegId(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     cost_centre_id: Mapped[int | None] = mapped_column(ForeignKey("cost_centres.id"))
     description: Mapped[str | None] = mapped_column(String(256))
+    # the municipality's central address (Rechnungseingangsstelle): says nothing about the department,
+    # so matching does not take the unit from it
+    central: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Supplier(Base):

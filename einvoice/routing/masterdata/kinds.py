@@ -186,6 +186,7 @@ KINDS: tuple[Kind, ...] = (
         Column("unit", CODE, "unit_id", ref="units", required=True),
         Column("cost_centre", CODE, "cost_centre_id", ref="cost_centres"),
         Column("description", text(256), "description"),
+        Column("central", BOOL, "central", default=False),
     ), key=("leitweg_id",), order_by=("leitweg_id",), check=_cost_centre_in_unit),
     Kind("suppliers", "Lieferanten", Supplier, (
         Column("creditor_number", CODE, "creditor_number", required=True),

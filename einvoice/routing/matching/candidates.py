@@ -141,6 +141,9 @@ def lookup(rule: Rule, keys: InvoiceKeys, ctx: MatchingContext, supplier: Suppli
         if entry is None:
             return None, _leitweg_miss(ctx, value)
         full = entry.cost_centre_id is not None
+        if entry.central and not full:
+            return None, (f"Leitweg-ID {value} ist die zentrale Rechnungsadresse"
+                          f"{f' ({entry.description})' if entry.description else ''}: sie nennt keinen Fachbereich")
         if leitweg_tier is not None and leitweg_tier != (0 if full else 1):
             return None, None  # the other Leitweg rule takes this one
         target = complete(ctx, None, entry.cost_centre_id) if full else Target(entry.unit_id)

@@ -51,6 +51,7 @@ class LeitwegInfo:
     unit_id: int
     cost_centre_id: int | None = None
     description: str | None = None
+    central: bool = False  # the central address: names no department
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,8 @@ def load_context(session: Session, *, min_confidence: int | None = None) -> Matc
         select(CostCentre.id, CostCentre.code, CostCentre.name, CostCentre.unit_id, CostCentre.default_account,
                CostCentre.budget_product, CostCentre.active))]
     leitweg = [LeitwegInfo(*row) for row in session.execute(
-        select(LeitwegId.leitweg_id, LeitwegId.unit_id, LeitwegId.cost_centre_id, LeitwegId.description))]
+        select(LeitwegId.leitweg_id, LeitwegId.unit_id, LeitwegId.cost_centre_id, LeitwegId.description,
+               LeitwegId.central))]
     orders = [OrderInfo(*row) for row in session.execute(
         select(PurchaseOrder.number, PurchaseOrder.unit_id, PurchaseOrder.cost_centre_id, PurchaseOrder.account,
                PurchaseOrder.supplier_id, PurchaseOrder.open))]

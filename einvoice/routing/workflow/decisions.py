@@ -97,10 +97,11 @@ def approve(session: Session, case_id: int, *, user: User, expected_version: int
         case.frozen_at, case.frozen_by = now, actor_of(user)  # payee, IBAN and payable amount fixed
         transition(item, ItemState.APPROVED, actor_of(user), f"Anordnung erteilt: {reason or 'ohne Bemerkung'}",
                    details={"case_id": case.id}, at=now)
-        session.flush()
-        settle_skonto(session, item.id, clock=clock)  # captured or lost, in the same transaction
-    return record(session, case, item, user, decision="approve", reason=reason, clock=clock, step=step, permit=permit,
+    case = record(session, case, item, user, decision="approve", reason=reason, clock=clock, step=step, permit=permit,
                   closed=case.status == CaseStatus.APPROVED)
+    if case.status == CaseStatus.APPROVED:
+        settle_skonto(session, item.id, clock=clock)  # captured or lost, in the same transaction
+    return case
 
 
 def return_to_previous(session: Session, case_id: int, *, user: User, expected_version: int, reason: str | None = None,

@@ -190,6 +190,7 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('cost_centre_id', sa.Integer(), nullable=True),
     sa.Column('description', sa.String(length=256), nullable=True),
+    sa.Column('central', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['cost_centre_id'], ['cost_centres.id'], name=op.f('fk_leitweg_ids_cost_centre_id_cost_centres')),
     sa.ForeignKeyConstraint(['unit_id'], ['org_units.id'], name=op.f('fk_leitweg_ids_unit_id_org_units')),
     sa.PrimaryKeyConstraint('leitweg_id', name=op.f('pk_leitweg_ids'))

@@ -1,0 +1,266 @@
+"""Intake end to end: N generated invoices posted through the API, received → matched, with M workers.
+
+    /work/.venv/bin/python bench/intake.py                        # 1000 invoices, SQLite and PostgreSQL
+    /work/.venv/bin/python bench/intake.py --n 200 --backend sqlite --concurrency 4
+
+What runs (all real parts, on loopback): a migrated database with the example master data
+(`rules/routing/example-masterdata`), the matching rules and workflows seeded from `rules/routing`;
+``einvoice serve --no-worker`` (uvicorn) in its own process; M ``einvoice worker`` processes (SQLite:
+always one, its single-writer lock allows no more); C client threads posting the invoices to
+``POST /api/v1/invoices``. Invoices are generated with `einvoice.samples.generate` (UBL and CII,
+all suppliers and buyers, unique numbers, 1–5 lines).
+
+Numbers: posting rate; **end-to-end throughput** = N / (first post → last item matched); latency per
+invoice from its ``received`` audit event to the transition into ``matched`` (both timestamps from
+the database, no polling error): p50, p95, max. Target (issue #6): 1,000 invoices received → matched in
+under 60 s on PostgreSQL with 2 workers on a 2-core machine. The header names cores and commit.
+PostgreSQL comes from a throwaway cluster (Debian's binaries, as in the tests) unless
+``EINVOICE_BENCH_POSTGRES_URL`` names an empty database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/pg.py: the throwaway PostgreSQL cluster
+
+from sqlalchemy import select  # noqa: E402
+
+from einvoice.samples.generate import BUYERS, SUPPLIERS, cii_invoice, ubl_invoice  # noqa: E402
+
+MASTERDATA = ROOT / "rules" / "routing" / "example-masterdata"
+FINAL = ("matched", "in_approval", "approved", "parsed", "rejected", "duplicate", "failed")
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def invoices(n: int) -> list[tuple[str, bytes]]:
+    suppliers, buyers = sorted(SUPPLIERS), sorted(BUYERS)
+    out = []
+    for i in range(n):
+        number = f"BENCH-{i:06d}"
+        make = cii_invoice if i % 3 == 2 else ubl_invoice
+        issued = date(2026, 11, 2) + timedelta(days=i % 20)
+        data = make(1 + i % 5, number=number, issue_date=issued, supplier=suppliers[i % len(suppliers)],
+                    buyer=buyers[i % len(buyers)])
+        out.append((f"{number}.xml", data))
+    return out
+
+
+def prepare(url: str, data_dir: Path) -> None:
+    from einvoice.config import load_settings
+    from einvoice.routing.masterdata import import_folder
+    from einvoice.routing.matching.rules import seed_rules
+    from einvoice.routing.workflow.definitions import load_file, replace_workflows
+    from einvoice.store.db import Database
+    from einvoice.store.migrate import upgrade
+
+    os.environ["EINVOICE_DATA_DIR"] = str(data_dir)
+    os.environ["EINVOICE_DATABASE_URL"] = url
+    upgrade(url)
+    db = Database(url, settings=load_settings())
+    with db.transaction() as session:
+        result = import_folder(session, MASTERDATA, actor="system:bench")
+        seed_rules(session, actor="system:bench")
+        replace_workflows(session, load_file())
+    db.dispose()
+    return result
+
+
+def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "einvoice.cli", *args], env=env, cwd=ROOT,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def wait_http(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the web server did not answer on port {port} within {timeout} s")
+
+
+def post_all(port: int, files: list[tuple[str, bytes]], concurrency: int) -> tuple[float, list[int]]:
+    local = threading.local()
+
+    def post(item: tuple[str, bytes]) -> int:
+        name, data = item
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        local.conn.request("POST", "/api/v1/invoices", body=data,
+                           headers={"Content-Type": "application/xml", "X-Filename": name})
+        response = local.conn.getresponse()
+        response.read()
+        return response.status
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(post, files))
+    return time.monotonic() - started, statuses
+
+
+def wait_settled(url: str, n: int, timeout: float) -> dict[str, int]:
+    from sqlalchemy import func
+
+    from einvoice.store.db import Database
+    from einvoice.store.models import IntakeItem
+
+    db = Database(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with db.read() as session:
+                counts = dict(session.execute(select(IntakeItem.state, func.count()).group_by(IntakeItem.state)).all())
+            pending = n - sum(counts.get(state, 0) for state in FINAL)
+            if pending <= 0 or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.2)
+    finally:
+        db.dispose()
+
+
+def latencies(url: str) -> tuple[list[float], float]:
+    from einvoice.store.db import Database
+    from einvoice.store.models import AuditEvent
+
+    db = Database(url)
+    try:
+        with db.read() as session:
+            rows = session.execute(select(AuditEvent.item_id, AuditEvent.to_state, AuditEvent.at)
+                                   .where(AuditEvent.to_state.in_(("received", "matched")))).all()
+    finally:
+        db.dispose()
+    received, matched = {}, {}
+    for item_id, to_state, at in rows:
+        (received if to_state == "received" else matched).setdefault(item_id, at)
+    values = [(matched[i] - received[i]).total_seconds() for i in matched if i in received]
+    span = (max(matched.values()) - min(received.values())).total_seconds() if matched else float("nan")
+    return values, span
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def run_backend(backend: str, url: str, files: list[tuple[str, bytes]], workers: int, concurrency: int,
+                work: Path) -> None:
+    data_dir = work / backend
+    data_dir.mkdir(parents=True, exist_ok=True)
+    prepare(url, data_dir)
+    env = {**os.environ, "EINVOICE_DATA_DIR": str(data_dir), "EINVOICE_DATABASE_URL": url,
+           "EINVOICE_WORKER_POLL_SECONDS": "0.05", "PYTHONUNBUFFERED": "1"}
+    if backend == "sqlite":
+        workers = 1
+    port = free_port()
+    log = work / f"{backend}.log"
+    procs = [start(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env, log)]
+    try:
+        wait_http(port)
+        procs += [start(["worker"], env, log) for _ in range(workers)]
+        time.sleep(1.0)  # workers import and connect before the clock starts
+        post_seconds, statuses = post_all(port, files, concurrency)
+        counts = wait_settled(url, len(files), timeout=600)
+        values, span = latencies(url)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    accepted = sum(1 for s in statuses if s == 202)
+    n = len(files)
+    print(f"\n[{backend}] {n} invoices, {workers} worker(s), {concurrency} client threads")
+    print(f"  posted            {accepted}/{n} accepted (202) in {post_seconds:.1f} s = {n / post_seconds:.0f} posts/s")
+    print(f"  states            {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
+    print(f"  received→matched  {len(values)} items in {span:.1f} s end to end = {len(values) / span:.1f} invoices/s"
+          + ("   (target: 1000 in < 60 s with 2 workers: " + ("MET" if n >= 1000 and span < 60 and len(values) == n
+                                                               else "see numbers") + ")" if backend == "postgresql" else ""))
+    if values:
+        print(f"  latency           p50 {statistics.median(values):.2f} s, p95 {percentile(values, 95):.2f} s, "
+              f"max {max(values):.2f} s")
+    tracebacks = log.read_text(errors="replace").count("Traceback")
+    print(f"  tracebacks in the server/worker log: {tracebacks}" + (f" (see {log}, kept with --keep)" if tracebacks else ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--keep", action="store_true", help="keep the data folders and logs")
+    args = parser.parse_args()
+
+    print("bench/intake.py — received → matched through the real API, worker processes and database")
+    print(f"cores (os.cpu_count)      {os.cpu_count()}")
+    print(f"cpu                       {platform.processor() or platform.machine()}")
+    print(f"python                    {platform.python_version()}")
+    print(f"commit                    {commit()}")
+    print(f"load average              {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    files = invoices(args.n)
+    work = Path(tempfile.mkdtemp(prefix="einvoice-bench-intake-"))
+    try:
+        if args.backend in ("sqlite", "both"):
+            run_backend("sqlite", f"sqlite:///{work / 'sqlite' / 'einvoice.db'}", files, args.workers,
+                        args.concurrency, work)
+        if args.backend in ("postgresql", "both"):
+            cluster = None
+            url = os.environ.get("EINVOICE_BENCH_POSTGRES_URL")
+            if not url:
+                import pg  # tests/pg.py
+
+                cluster = pg.start_cluster()
+                url = cluster.create_database("bench_intake")
+            try:
+                run_backend("postgresql", url, files, args.workers, args.concurrency, work)
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
