@@ -43,6 +43,27 @@ def job_kind(name: str, *, on_dead: DeadHandler | None = None) -> Callable[[Hand
 
 
 @dataclass
+class PeriodicTask:
+    """Work a running worker does every ``every_seconds`` besides jobs (e.g. the deadline scheduler,
+    whose own lease in the database keeps several workers from running it twice)."""
+
+    name: str
+    handler: Callable[["JobContext"], Any]
+    every_seconds: float
+
+
+PERIODIC: dict[str, PeriodicTask] = {}
+
+
+def periodic(name: str, *, every_seconds: float) -> Callable[[Callable], Callable]:
+    """Register the decorated ``handler(ctx)`` to run every ``every_seconds`` in each long-running worker."""
+    def register(handler: Callable[["JobContext"], Any]) -> Callable[["JobContext"], Any]:
+        PERIODIC[name] = PeriodicTask(name, handler, every_seconds)
+        return handler
+    return register
+
+
+@dataclass
 class JobContext:
     """What a handler gets besides the job: the database, the settings, who it is, per-process caches."""
 

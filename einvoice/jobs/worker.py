@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from ..store.db import Database
 from ..store.migrate import check_current
 from . import queue
-from .registry import KINDS, JobContext
+from .registry import KINDS, PERIODIC, JobContext
 
 log = logging.getLogger("einvoice.jobs")
 
@@ -78,10 +79,25 @@ def run_job(ctx: JobContext, job) -> str | None:
     return "done" if queue.complete(ctx.db, job.id, ctx.worker_id) else None
 
 
+def run_periodic(ctx: JobContext, last_run: dict[str, float]) -> None:
+    """Run the registered periodic tasks that are due (`registry.periodic`); a failing one is logged."""
+    now = time.monotonic()
+    for task in list(PERIODIC.values()):
+        if now - last_run.get(task.name, float("-inf")) < task.every_seconds:
+            continue
+        last_run[task.name] = now
+        try:
+            task.handler(ctx)
+        except Exception:
+            log.exception("worker %s: periodic task %s failed", ctx.worker_id, task.name)
+
+
 def run_worker(stop_event: threading.Event | None = None, once: bool = False, *, db: Database | None = None,
                kinds: list[str] | None = None, worker_id: str | None = None,
                modules: tuple[str, ...] = DEFAULT_JOB_MODULES, check_schema: bool = True) -> int:
-    """Process jobs until ``stop_event`` is set or, with ``once``, until none is due. Returns the number run."""
+    """Process jobs until ``stop_event`` is set or, with ``once``, until none is due. Returns the number run.
+
+    A long-running worker (not ``once``) also runs the periodic tasks (`registry.periodic`) when due."""
     for module in modules:
         importlib.import_module(module)
     own_db = db is None
@@ -95,8 +111,11 @@ def run_worker(stop_event: threading.Event | None = None, once: bool = False, *,
         if db.dialect == "sqlite":
             log.info("worker %s on SQLite: run a single worker per database", ctx.worker_id)
         log.info("worker %s started (%s)", ctx.worker_id, db)
+        last_run: dict[str, float] = {}
         while not stop_event.is_set():
             try:
+                if not once:
+                    run_periodic(ctx, last_run)
                 job = queue.claim(db, ctx.worker_id, kinds=kinds)
                 if job is None:
                     if once:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from ..jobs.registry import JobContext, job_kind
+from ..jobs.registry import JobContext, job_kind, periodic
 from ..store.db import Database
 from ..store.models import IntakeItem, ItemState, Job
 from .clock import SYSTEM_CLOCK, Clock
@@ -82,3 +82,16 @@ def continue_routing(session: Session, items: list[IntakeItem] | None = None) ->
 @job_kind(JOB_KIND)
 def route_job(ctx: JobContext, job: Job) -> None:
     route_item(ctx.db, job.item_id, actor=ctx.actor)
+
+
+SCHEDULER_TICK_SECONDS = 60.0
+
+
+@periodic("deadlines-scheduler", every_seconds=SCHEDULER_TICK_SECONDS)
+def deadlines_tick(ctx: JobContext) -> None:
+    """Every worker looks once a minute for due scheduler tasks (daily reminders, escalations, digests,
+    lost Skonto); `deadlines.scheduler.run_due` leases each task in the database, so it runs once
+    however many workers there are, and a restart neither skips nor repeats one."""
+    from .deadlines.scheduler import run_due
+
+    run_due(ctx.db, clock=SYSTEM_CLOCK, worker_id=ctx.worker_id)
