@@ -40,7 +40,7 @@ ALLOWED: dict[ItemState, frozenset[ItemState]] = {
     S.MATCHED: frozenset({S.IN_APPROVAL, S.PARSED, S.REJECTED, S.FAILED}),
     S.IN_APPROVAL: frozenset({S.APPROVED, S.MATCHED, S.REJECTED, S.FAILED}),
     S.APPROVED: frozenset({S.EXPORTED, S.IN_APPROVAL, S.FAILED}),
-    S.EXPORTED: frozenset({S.ARCHIVED}),
+    S.EXPORTED: frozenset({S.ARCHIVED, S.APPROVED}),
     S.ARCHIVED: frozenset(),
     S.DUPLICATE: frozenset({S.ARCHIVED}),
     S.FAILED: frozenset({S.RECEIVED, S.ARCHIVED}),
@@ -54,6 +54,7 @@ MANUAL: frozenset[tuple[ItemState, ItemState]] = frozenset({
     (S.MATCHED, S.REJECTED),  # rejected to the supplier before the approval started
     (S.IN_APPROVAL, S.REJECTED),  # an approver rejects the invoice to the supplier, with a reason
     (S.APPROVED, S.IN_APPROVAL),  # frozen payment data change: the Anordnung is reopened (workflow.payment)
+    (S.EXPORTED, S.APPROVED),  # the Kämmerei cancels an export batch: its invoices are ready again
 })
 
 TERMINAL = frozenset(state for state, targets in ALLOWED.items() if not targets)

@@ -143,6 +143,9 @@ class User(Base):
     roles: Mapped[list[Any]] = mapped_column(default=list)  # subset of ROLES
     approval_limit: Mapped[Decimal | None] = mapped_column(Money())  # Anordnung limit (gross); None: none
     password_hash: Mapped[str | None] = mapped_column(String(256))  # set by the web UI (argon2)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # consecutive; reset by a good login
+    locked_until: Mapped[datetime | None]  # lockout after repeated failures
+    last_login_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -220,4 +220,4 @@ def _refuse_delete(mapper, connection, target):  # noqa: ARG001
 # the mail ledger tables (einvoice/store/mail_models.py) share this metadata: imported here so that
 # Alembic autogenerate and the model/migration comparison always see them
 from . import mail_models  # noqa: E402,F401
-from . import masterdata_models, routing_models  # noqa: E402,F401
+from . import handoff_models, masterdata_models, routing_models  # noqa: E402,F401
