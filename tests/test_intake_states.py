@@ -30,7 +30,7 @@ def test_the_table_covers_every_state_and_the_issue_path():
 
 @pytest.mark.parametrize("frm,to", [
     ("received", "parsed"), ("received", "approved"), ("rejected", "parsed"), ("duplicate", "parsed"),
-    ("archived", "received"), ("exported", "approved"), ("parsed", "validated"), ("received", "received"),
+    ("archived", "received"), ("exported", "in_approval"), ("parsed", "validated"), ("received", "received"),
     ("received", "nonsense"),
 ])
 def test_illegal_pairs(frm, to):
