@@ -164,6 +164,10 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--no-activate", action="store_true", help="install without making it the active pack")
     install.add_argument("--replace", action="store_true", help="replace an installed pack of the same name")
     install.set_defaults(func=_rules_install)
+    from .handoff.archive.cli import add_parser as add_archive_parser
+    from .handoff.bookings.cli import add_parser as add_bookings_parser
+    from .handoff.payments.cli import add_parser as add_payments_parser
+    from .handoff.procedure.cli import add_parser as add_procedure_parser
     from .intake.mail.cli import add_parser as add_mail_parser
     from .jobs.cli import add_parser as add_worker_parser
     from .routing.deadlines.cli import add_parser as add_deadlines_parser
@@ -181,6 +185,12 @@ def _parser() -> argparse.ArgumentParser:
     add_matching_parser(commands)  # einvoice matching seed|rerun
     add_workflow_parser(commands)  # einvoice workflow seed
     add_deadlines_parser(commands)  # einvoice deadlines scheduler|metrics
+    export = commands.add_parser("export", help="hand-off to the Kämmerei: booking records, payment files")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    add_bookings_parser(export_commands)  # einvoice export bookings|batches|book|cancel …
+    add_payments_parser(export_commands)  # einvoice export payments … (pain.001)
+    add_archive_parser(commands)  # einvoice archive [--verify]
+    add_procedure_parser(commands)  # einvoice docs procedure
     return parser
 
 

@@ -94,7 +94,7 @@ def test_export_csv_and_list_pages(client):
     assert again.json()["unchanged"] == 4
 
     page = client.get("/api/v1/masterdata/users?page=2&per_page=5", headers=AUTH).json()
-    assert page["total"] == 16 and page["pages"] == 4 and len(page["items"]) == 5
+    assert page["total"] == 17 and page["pages"] == 4 and len(page["items"]) == 5
     assert [u["username"] for u in page["items"]][0] == "g.alt" and page["next"] and page["prev"]
     first = client.get("/api/v1/masterdata/users?per_page=2", headers=AUTH).json()["items"][1]
     assert first == {"username": "b.krause", "display_name": "Bernd Krause (Leitung Tiefbau)",
@@ -144,7 +144,7 @@ def test_cli_imports_the_example_folder_then_exports(db_url, tmp_path, monkeypat
     assert main(["masterdata", "export", str(tmp_path / "out"), "--decimal-comma"]) == 0
     assert "1200,00" in (tmp_path / "out" / "orders.csv").read_text(encoding="utf-8-sig")
     assert main(["masterdata", "import", str(tmp_path / "out")]) == 0
-    assert "users.csv: 0 neu, 0 geändert, 16 unverändert" in capsys.readouterr().out
+    assert "users.csv: 0 neu, 0 geändert, 17 unverändert" in capsys.readouterr().out
 
     bad = tmp_path / "lieferanten.csv"
     bad.write_text("creditor_number;name;iban\n70001;Musterbau GmbH;DE91440501990004711816\n", encoding="utf-8")

@@ -43,9 +43,12 @@ from .api import router as api_router
 from .auth import AuthError, StatusTokens
 from .context import JSON, WebContext
 from .middleware import BodyLimitMiddleware, BodyTooLarge, SecurityHeadersMiddleware, log_too_large
+from .api_archive import router as archive_router
+from .api_bookings import router as bookings_router
 from .api_deadlines import router as deadlines_router
 from .api_masterdata import router as masterdata_router
 from .api_matching import router as matching_router
+from .api_payments import router as payments_router
 from .api_workflow import router as workflow_router
 from .pages import router as pages_router
 from .templates import css_hash, environment
@@ -126,8 +129,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(pages_router)
     app.include_router(api_router)
     app.include_router(read_router)
-    for routing_router in (masterdata_router, matching_router, workflow_router, deadlines_router):
-        app.include_router(routing_router)
+    for stage_router in (masterdata_router, matching_router, workflow_router, deadlines_router, bookings_router,
+                         payments_router, archive_router):
+        app.include_router(stage_router)
 
     def too_large(scope: Scope, exc: BodyTooLarge) -> Response:
         if _is_api(scope.get("path", "")):

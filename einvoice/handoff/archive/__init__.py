@@ -1,0 +1,1 @@
+"""archive: see einvoice/handoff/__init__.py."""

@@ -1,0 +1,1 @@
+"""bookings: see einvoice/handoff/__init__.py."""

@@ -1,0 +1,1 @@
+"""payments: see einvoice/handoff/__init__.py."""

@@ -1,0 +1,1 @@
+"""procedure: see einvoice/handoff/__init__.py."""
