@@ -30,6 +30,14 @@ class Settings:
     payment_run_lead_days: int = 1  # EINVOICE_PAYMENT_RUN_LEAD_DAYS: working days from Anordnung to payment
     skonto_reminder_days: int = 3  # EINVOICE_SKONTO_REMINDER_DAYS: remind approvers this many working days before
     escalation_days: int = 5  # EINVOICE_ESCALATION_DAYS: escalate a step open longer than this (working days)
+    # payment file (einvoice.handoff.payments): the municipality's account the transfers are paid from
+    debtor_name: str | None = None  # EINVOICE_DEBTOR_NAME: account holder (Auftraggeber), e.g. "Stadt Musterstadt"
+    debtor_iban: str | None = None  # EINVOICE_DEBTOR_IBAN
+    debtor_bic: str | None = None  # EINVOICE_DEBTOR_BIC
+    # archive (einvoice.handoff.archive)
+    archive_target: str | None = None  # EINVOICE_ARCHIVE_TARGET: hotfolder:/path or hotfolder+zip:/path
+    archive_aktenzeichen: str | None = None  # EINVOICE_ARCHIVE_AKTENZEICHEN: template, e.g. "902.41/{year}"
+    retention_years: int = 10  # EINVOICE_RETENTION_YEARS: kept until 31 Dec of (receipt year + this)
 
     @property
     def rule_packs_dir(self) -> Path:
@@ -85,4 +93,10 @@ def load_settings() -> Settings:
         payment_run_lead_days=_number_env("EINVOICE_PAYMENT_RUN_LEAD_DAYS", 1, int, 0),
         skonto_reminder_days=_number_env("EINVOICE_SKONTO_REMINDER_DAYS", 3, int, 0),
         escalation_days=_number_env("EINVOICE_ESCALATION_DAYS", 5, int, 1),
+        debtor_name=(os.environ.get("EINVOICE_DEBTOR_NAME") or "").strip() or None,
+        debtor_iban=(os.environ.get("EINVOICE_DEBTOR_IBAN") or "").strip() or None,
+        debtor_bic=(os.environ.get("EINVOICE_DEBTOR_BIC") or "").strip() or None,
+        archive_target=os.environ.get("EINVOICE_ARCHIVE_TARGET", "").strip() or None,
+        archive_aktenzeichen=os.environ.get("EINVOICE_ARCHIVE_AKTENZEICHEN", "").strip() or None,
+        retention_years=_number_env("EINVOICE_RETENTION_YEARS", 10, int, 1),
     )
