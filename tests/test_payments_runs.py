@@ -226,3 +226,22 @@ def test_umlauts_are_transliterated_and_every_text_is_in_the_sepa_set(world):
     root = etree.fromstring(xml)
     texts = [el.text for el in root.iter() if el.text and el.text.strip()]
     assert all(is_sepa_text(t) for t in texts), [t for t in texts if not is_sepa_text(t)]
+
+
+def test_an_invoice_in_an_active_payment_run_cannot_be_reopened(world):
+    from einvoice.routing.workflow import reopen_anordnung
+    from einvoice.routing.workflow.errors import Conflict
+
+    item_id = approved(world)
+    result, _ = make_run(world, world.clock.now().date())
+    with world.db.transaction() as session:
+        case = session.scalars(sa.select(ApprovalCase).where(ApprovalCase.item_id == item_id)).one()
+        case_id, version = case.id, case.version
+    with world.db.transaction() as session, pytest.raises(Conflict, match="Zahlungsdatei"):
+        reopen_anordnung(session, case_id, user=world.users["K"], expected_version=version,
+                         reason="neue Bankverbindung", payee_iban="DE02120300000000202051", clock=world.clock)
+    with world.db.transaction() as session:
+        runs.cancel_run(session, result.run.id, actor="user:k", reason="falsche Datei", clock=world.clock)
+    with world.db.transaction() as session:
+        reopen_anordnung(session, case_id, user=world.users["K"], expected_version=version,
+                         reason="neue Bankverbindung", payee_iban="DE02120300000000202051", clock=world.clock)

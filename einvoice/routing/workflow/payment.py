@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum import iban as stdnum_iban
 
 from ...intake.states import transition
+from ...store.handoff_models import PaymentEntry
 from ...store.masterdata_models import User
 from ...store.models import ItemState
 from ...store.routing_models import ApprovalCase, Assignment, CaseStatus, StepKind, StepState
@@ -91,6 +93,9 @@ def reopen_anordnung(session: Session, case_id: int, *, user: User, expected_ver
     case, item, steps, user = load(session, case_id, user, expected_version)
     if case.status != CaseStatus.APPROVED or item.state != ItemState.APPROVED:
         raise Conflict("Nur eine angeordnete, noch nicht exportierte Rechnung kann wieder geöffnet werden")
+    if session.scalar(select(PaymentEntry.id).where(PaymentEntry.item_id == item.id, PaymentEntry.active)):
+        raise Conflict("Die Rechnung steht in einer Zahlungsdatei: erst den Zahllauf stornieren, dann die Anordnung "
+                       "wieder öffnen")
     orders = [s for s in steps if s.kind == StepKind.ANORDNUNG]
     permit = may_handle(session, case, orders[-1], user, today(clock), roles=("kaemmerei", "admin"))
     supplier_conflict(session, case, user)
