@@ -111,3 +111,24 @@ def test_failed_keeps_the_error_and_reprocessing_clears_it(db):
         transition(session.get(IntakeItem, item.id), S.RECEIVED, actor="user:admin", reason="fixed")
     with db.transaction() as session:
         assert session.get(IntakeItem, item.id).error is None
+
+
+def test_transition_many_checks_each_item_and_writes_one_event_each(db):
+    items = []
+    for n in range(3):
+        item = receive(db, f"<x>{n}</x>".encode(), channel="upload", sender="a", file_name=f"{n}.xml")
+        items.append(item.id)
+    from einvoice.intake.states import transition_many
+
+    with db.transaction() as session:
+        rows = [session.get(IntakeItem, i) for i in items]
+        with pytest.raises(IllegalTransition):
+            transition_many(session, rows, S.PARSED, actor="system:test", reason="skips validation")
+        versions = [row.version for row in rows]
+        assert transition_many(session, rows, S.VALIDATED, actor="system:test", reason="checked") == 3
+        assert [row.state for row in rows] == ["validated"] * 3  # expired and reloaded
+        assert [row.version for row in rows] == [v + 1 for v in versions]
+    with db.transaction() as session:
+        events = session.scalars(sa.select(AuditEvent).where(AuditEvent.item_id.in_(items),
+                                                             AuditEvent.to_state == "validated")).all()
+        assert sorted(e.item_id for e in events) == items and {e.from_state for e in events} == {"received"}

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...intake.receive import insert_ignore
-from ...intake.states import audit, transition
+from ...intake.states import audit, transition_many
 from ...routing.clock import BERLIN, SYSTEM_CLOCK, Clock
 from ...store.blobs import BlobStore
 from ...store.handoff_models import BatchStatus, ExportBatch, ExportRecord
@@ -152,9 +152,7 @@ def create_batch(session: Session, blobs: BlobStore, *, actor: str, format: str 
         raise Conflict("Ein gleichzeitiger Export hat diese Rechnungen schon übernommen – bitte erneut "
                        "exportieren") from exc
     reason = f"Buchungsstapel {batch_id} ({file_name})"
-    for item in items:
-        transition(item, ItemState.EXPORTED, actor, reason, details={"batch_id": batch_id}, at=now)
-    session.flush()
+    transition_many(session, items, ItemState.EXPORTED, actor, reason, details={"batch_id": batch_id}, at=now)
     return batch
 
 
@@ -210,9 +208,8 @@ def cancel_batch(session: Session, batch_id: int, *, actor: str, reason: str | N
     batch.status, batch.cancelled_at, batch.cancelled_by, batch.cancel_reason = (
         BatchStatus.CANCELLED.value, now, actor, reason)
     session.execute(update(ExportRecord).where(ExportRecord.batch_id == batch_id).values(active=False))
-    for item in items:
-        transition(item, ItemState.APPROVED, actor, f"Buchungsstapel {batch_id} storniert: {reason}",
-                   details={"batch_id": batch_id}, at=now)
+    transition_many(session, items, ItemState.APPROVED, actor, f"Buchungsstapel {batch_id} storniert: {reason}",
+                    details={"batch_id": batch_id}, at=now)
     session.flush()
     return batch
 
