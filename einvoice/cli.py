@@ -191,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     add_payments_parser(export_commands)  # einvoice export payments … (pain.001)
     add_archive_parser(commands)  # einvoice archive [--verify]
     add_procedure_parser(commands)  # einvoice docs procedure
+    from .web.ui.cli import add_parser as add_users_parser
+
+    add_users_parser(commands)  # einvoice users password|list
     return parser
 
 

@@ -173,6 +173,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                         headers=security_headers())
         return _html_error(ctx, request, 500, reference=reference, headers=security_headers())
 
+    from .ui import install as install_ui
+
+    install_ui(app)  # the staff UI: login, sessions (middleware), /aufgaben, /rechnungen/{id} (einvoice.web.ui)
     app.add_middleware(BodyLimitMiddleware, limit_for=ctx.request_limit, too_large=too_large)
     app.add_middleware(SecurityHeadersMiddleware, headers=security_headers())
     return app

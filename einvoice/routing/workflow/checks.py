@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ...store.masterdata_models import OrgUnit, User, UserSupplierLink, UserUnit
 from ...store.routing_models import ApprovalCase, ApprovalStep, Assignment, CaseStatus, StepKind, StepState
 from .definitions import DEFAULT_RULES
-from .eligibility import acting_as
+from .eligibility import acting_as, memoized
 from .errors import Conflict, FourEyesViolation, NotAllowed, ReasonRequired
 from .facts import euro
 
@@ -89,7 +89,9 @@ def supplier_conflict(session: Session, case: ApprovalCase, user: User) -> None:
     assignment = session.get(Assignment, case.item_id)
     if assignment is None or assignment.supplier_id is None:
         return
-    if session.get(UserSupplierLink, (user.id, assignment.supplier_id)) is not None:
+    linked = memoized(session, ("links", user.id), lambda: set(session.scalars(
+        select(UserSupplierLink.supplier_id).where(UserSupplierLink.user_id == user.id))))
+    if assignment.supplier_id in linked:
         raise NotAllowed("Sie sind mit dem Lieferanten dieser Rechnung verbunden (Interessenkonflikt) und dürfen "
                          "hier nicht entscheiden")
 

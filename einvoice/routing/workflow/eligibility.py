@@ -9,6 +9,8 @@ the person who acts, whoever they act for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -25,7 +27,36 @@ def _covers(user: User, amount: Decimal | None, needs_limit: bool) -> bool:
     return user.approval_limit is not None and abs(amount) <= user.approval_limit
 
 
+MEMO = "einvoice.eligibility_memo"
+
+
+@contextmanager
+def memo(session: Session) -> Iterator[None]:
+    """Within the block, `unit_members`, `absent_on` and the supplier links of a user are looked up once
+    per session (a read that checks many steps, like the inbox); outside it nothing is cached."""
+    outer = MEMO in session.info
+    session.info.setdefault(MEMO, {})
+    try:
+        yield
+    finally:
+        if not outer:
+            session.info.pop(MEMO, None)
+
+
+def memoized(session: Session, key: tuple, compute):
+    cache = session.info.get(MEMO)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def unit_members(session: Session, unit_id: int | None, role: str) -> list[User]:
+    return memoized(session, ("members", unit_id, role), lambda: _unit_members(session, unit_id, role))
+
+
+def _unit_members(session: Session, unit_id: int | None, role: str) -> list[User]:
     if unit_id is None:
         return []
     users = session.scalars(
@@ -36,6 +67,11 @@ def unit_members(session: Session, unit_id: int | None, role: str) -> list[User]
 
 def absent_on(session: Session, user_ids: list[int], on: date, unit_id: int | None) -> dict[int, list[Substitution]]:
     """Substitutions in force on ``on`` for the given (absent) users, by absent user id."""
+    return memoized(session, ("absent", tuple(sorted(user_ids)), on, unit_id),
+                    lambda: _absent_on(session, user_ids, on, unit_id))
+
+
+def _absent_on(session: Session, user_ids: list[int], on: date, unit_id: int | None) -> dict[int, list[Substitution]]:
     if not user_ids:
         return {}
     rows = session.scalars(select(Substitution).where(

@@ -15,12 +15,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ...store.masterdata_models import OrgUnit, Substitution, User, UserUnit
 from ...store.models import IntakeItem
-from ...store.routing_models import ApprovalCase, ApprovalStep, CaseStatus, InvoiceDeadline, StepState
+from ...store.routing_models import ApprovalCase, ApprovalStep, Assignment, CaseStatus, InvoiceDeadline, StepState
 from .checks import may_decide
+from .eligibility import memo
 from .errors import WorkflowError
 
 
@@ -61,6 +62,11 @@ def _units(session: Session, user: User, on: date) -> set[int]:
 
 
 def tasks_for(session: Session, user: User, on: date) -> list[Task]:
+    with memo(session):  # the same units, members, substitutions and links for every row
+        return _tasks_for(session, user, on)
+
+
+def _tasks_for(session: Session, user: User, on: date) -> list[Task]:
     user = session.get(User, user.id)
     if user is None or not user.active:
         return []
@@ -75,7 +81,9 @@ def tasks_for(session: Session, user: User, on: date) -> list[Task]:
         .where(ApprovalStep.state == StepState.OPEN.value, ApprovalCase.status == CaseStatus.OPEN.value,
                ApprovalStep.unit_id.in_(units))
         .order_by(InvoiceDeadline.money_at_risk_cents.desc().nulls_last(), InvoiceDeadline.pay_by.asc().nulls_last(),
-                  ApprovalStep.opened_at, ApprovalStep.id)).all()
+                  ApprovalStep.opened_at, ApprovalStep.id)
+        .options(defer(IntakeItem.extra), defer(IntakeItem.error), defer(InvoiceDeadline.terms),
+                 defer(InvoiceDeadline.notes))).all()
     if not rows:
         return []
     all_steps: dict[int, list[ApprovalStep]] = {}
@@ -83,6 +91,10 @@ def tasks_for(session: Session, user: User, on: date) -> list[Task]:
                                 .order_by(ApprovalStep.position)):
         all_steps.setdefault(step.case_id, []).append(step)
     codes = dict(session.execute(select(OrgUnit.id, OrgUnit.code).where(OrgUnit.id.in_(units))).all())
+    item_ids = sorted({item.id for _, _, item, _ in rows})
+    assignments = []  # held here, so the identity map keeps them: the supplier check reads them by id
+    for start in range(0, len(item_ids), 5000):
+        assignments += session.scalars(select(Assignment).where(Assignment.item_id.in_(item_ids[start:start + 5000])))
     tasks = []
     for step, case, item, deadline in rows:
         try:
