@@ -194,6 +194,9 @@ def _parser() -> argparse.ArgumentParser:
     from .web.ui.cli import add_parser as add_users_parser
 
     add_users_parser(commands)  # einvoice users password|list
+    from .demo.cli import add_parser as add_demo_parser
+
+    add_demo_parser(commands)  # einvoice demo [--data-dir DIR] [--port 8000] [--no-serve] [--keep]
     return parser
 
 
