@@ -210,3 +210,64 @@ def test_four_eyes_approval_and_rejection(town_server):
         from einvoice.store.models import IntakeItem
 
         assert [session.get(IntakeItem, i).state for i in items] == ["approved", "rejected"]
+
+
+def _approve_in_town(db, item_id: int) -> None:
+    """Sachlich richtig by m.mueller, Anordnung by e.schneider (the workflow's own functions)."""
+    from sqlalchemy import select
+
+    from einvoice.routing.workflow import approve, latest_case, run_decision
+    from einvoice.store.masterdata_models import User
+
+    for username in ("m.mueller", "e.schneider"):
+        with db.read() as session:
+            user = session.scalars(select(User).where(User.username == username)).one()
+            case = latest_case(session, item_id)
+            case_id, version = case.id, case.version
+        run_decision(db, approve, case_id, user=user, expected_version=version)
+
+
+def test_office_pages_export_and_accessibility(town_server):
+    """The Rechnungseingangsstelle's queue and the Kämmerei page: screenshots, axe, and one export batch
+    made by clicking (Karin Weber of the Kämmerei)."""
+    from einvoice.intake.receive import receive
+    from einvoice.jobs import run_worker
+    from einvoice.samples.generate import ubl_invoice
+    from einvoice.web.ui.passwords import set_password
+
+    script = axe_script()
+    base, db, items = town_server
+    _approve_in_town(db, items[1])
+    # order says Tiefbau, Leitweg-ID says Friedhöfe: a conflict that waits for a person
+    data = ubl_invoice(number="RE-UI-3", supplier="musterbau", leitweg_id="05315-FRIEDHOF-38")
+    queued = receive(db, data, channel="upload", sender="rechnung@musterbau.example", file_name="RE-UI-3.xml").id
+    while run_worker(once=True, db=db):
+        pass
+    for username in ("k.weber", "r.schmidt"):
+        set_password(db, username, PASSWORD)
+    with chromium("the staff UI") as browser:
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900}, locale="de-DE")
+        page = context.new_page()
+        leaving: list[str] = []
+        _guard(page, base, leaving)
+        _login(page, base, "r.schmidt")
+        page.get_by_role("link", name="Rechnungseingang").click()
+        page.wait_for_url(f"{base}/eingang")
+        assert page.locator(f'form[action="/eingang/{queued}/zuordnen"]').count() == 1
+        _shot(page, "eingang")
+        _axe(page, script, "the intake queue")
+        page.get_by_role("button", name="Abmelden").click()
+        page.wait_for_url(f"{base}/login?abgemeldet=1")
+
+        _login(page, base, "k.weber")
+        page.get_by_role("link", name="Kämmerei").click()
+        page.wait_for_url(f"{base}/kaemmerei")
+        page.get_by_role("button", name="Buchungsstapel erstellen").click()
+        page.wait_for_url(f"{base}/kaemmerei?erledigt=stapel&nr=1")
+        assert page.get_by_role("status").filter(has_text="Buchungsstapel 1 erstellt.").count() == 1
+        assert page.locator('a[href="/kaemmerei/buchungsstapel/1/datei"]').count() == 1
+        assert page.locator('svg[role="img"]').count() == 1
+        _shot(page, "kaemmerei")
+        _axe(page, script, "the Kämmerei page")
+        assert leaving == []
+        context.close()

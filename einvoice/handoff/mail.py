@@ -264,6 +264,10 @@ def _workflow_rejection_context(session: Session, db: Database, item: IntakeItem
     reason = session.scalars(select(ApprovalStep.reason).join(ApprovalCase, ApprovalCase.id == ApprovalStep.case_id)
                              .where(ApprovalCase.item_id == item.id, ApprovalStep.decision == "reject")
                              .order_by(ApprovalStep.decided_at.desc(), ApprovalStep.id.desc())).first()
+    if reason is None:  # rejected before the approval started (einvoice.routing.rejection)
+        from ..routing.rejection import rejection_reason
+
+        reason = rejection_reason(session, item.id)
     mail = (item.extra or {}).get("mail") or {}
     by_mail = item.channel in MAIL_CHANNELS and mail.get("notify_to") == recipient
     return NoticeContext(kind=NoticeKind.WORKFLOW_REJECTION.value, recipient=recipient,

@@ -5,6 +5,8 @@
 - `access`: the logged-in user, roles, and which units' invoices a user may see (one function).
 - `login`: ``/login``, ``/logout``, trusted-header SSO. `inbox`: ``/aufgaben``. `invoice`:
   ``/rechnungen/{id}`` with its actions, ``/original``, ``/ansicht``. `assets`: ``/static/ui.css``.
+- `intake_queue`: ``/eingang`` (Rechnungseingangsstelle). `kaemmerei`: ``/kaemmerei`` (export batches,
+  payment runs, Skonto dashboard with the SVG chart of `chart`, payment deadlines).
 - `cli`: ``einvoice users password USERNAME``, ``einvoice users list``.
 
 `install(app)` adds the routers, the session middleware and the handlers that turn `UiError` into a
@@ -23,11 +25,11 @@ from .session import SessionMiddleware
 
 
 def install(app: FastAPI) -> None:
-    from . import assets, inbox, invoice, login
+    from . import assets, inbox, intake_queue, invoice, kaemmerei, login
     from .access import page_user
     from .render import page
 
-    for module in (assets, login, inbox, invoice):
+    for module in (assets, login, inbox, invoice, intake_queue, kaemmerei):
         app.include_router(module.router)
 
     @app.exception_handler(UiError)

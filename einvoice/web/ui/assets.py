@@ -57,6 +57,14 @@ ol.workflow li { margin: .4rem 0; }
 details { margin: .6rem 0; }
 summary { cursor: pointer; font-weight: 600; color: #0a4f9e; }
 .small { font-size: .9rem; color: #4a4f57; }
+.queue-item { border-top: 2px solid #d0d4da; padding-top: .4rem; margin-top: 1rem; }
+.queue-item h4 { margin: .2rem 0 .4rem; }
+ul.toc { list-style: none; display: flex; flex-wrap: wrap; gap: .2rem 1.2rem; padding: 0; }
+figure.chart { margin: 1rem 0; overflow-x: auto; }
+figure.chart svg { max-width: 100%; height: auto; }
+figure.chart figcaption { font-size: .9rem; color: #4a4f57; }
+input[type=date] { font: inherit; padding: .35rem; border: 2px solid #5c636e; border-radius: 4px; }
+input[type=date]:focus { outline: 3px solid #e07b00; outline-offset: 2px; }
 @media print { nav, .who, .actions, .filters { display: none; } }
 """
 

@@ -20,7 +20,7 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 NAV = [  # path, label, roles that see it
     ("/aufgaben", "Aufgaben", ("approver", "kasse", "admin")),
     ("/eingang", "Rechnungseingang", ("rechnungseingang", "admin")),
-    ("/kaemmerei", "Kämmerei", ("kaemmerei", "admin")),
+    ("/kaemmerei", "Kämmerei", ("kaemmerei", "kasse", "admin")),
     ("/verwaltung", "Verwaltung", ("admin",)),
 ]
 
