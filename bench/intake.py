@@ -44,18 +44,9 @@ sys.path.insert(0, str(ROOT / "bench"))  # bench/workflow.py: the invoice mix
 from sqlalchemy import select  # noqa: E402
 
 from einvoice.samples.generate import cii_invoice, ubl_invoice  # noqa: E402
+from workflow import commit  # noqa: E402  (bench/workflow.py: git commit with a dirty-tree note)
 
 MASTERDATA = ROOT / "rules" / "routing" / "example-masterdata"
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except OSError:
-        return "unknown"
 
 
 def free_port() -> int:
@@ -68,7 +59,7 @@ def invoices(n: int) -> list[tuple[str, bytes]]:
     """The same mix of suppliers, orders and Leitweg-IDs as bench/workflow.py (deterministic)."""
     import random
 
-    from workflow import LEITWEG, ORDERS  # bench/workflow.py
+    from workflow import LEITWEG, ORDERS  # bench/workflow.py: the same mix
 
     rnd = random.Random(11)
     out = []

@@ -205,10 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "jobs", 1) is not None and getattr(args, "jobs", 1) < 1:
         print("einvoice: --jobs must be at least 1", file=sys.stderr)
         return 2
+    from .store.migrate import SchemaNotCurrentError
     from .validation.packs.manifest import PackError
 
     try:
         return args.func(args)
+    except SchemaNotCurrentError as exc:  # any command on an old or empty database: say what to do
+        print(f"einvoice: {exc}", file=sys.stderr)
+        return 1
     except PackError as exc:
         print(f"einvoice: {exc}", file=sys.stderr)
         return 2 if args.command == "validate" else 1

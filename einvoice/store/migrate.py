@@ -68,6 +68,20 @@ def check_current(url: str | URL | None = None) -> None:
             f"run `einvoice db upgrade` first")
 
 
+def open_current(url: str | URL | None = None):
+    """A `Database` (of the settings, or ``url``) whose schema is at the newest revision; otherwise
+    `SchemaNotCurrentError` telling to run ``einvoice db upgrade`` (the command line prints it)."""
+    from .db import Database
+
+    db = Database(url)
+    try:
+        check_current(db.url)
+    except SchemaNotCurrentError:
+        db.dispose()
+        raise
+    return db
+
+
 def _revision(message: str) -> None:  # development helper
     import tempfile
 

@@ -27,12 +27,9 @@ ROLES = ("kaemmerei", "admin")
 
 
 def _database():
-    from ...store.db import Database
-    from ...store.migrate import check_current
+    from ...store.migrate import open_current
 
-    db = Database()
-    check_current(db.url)
-    return db
+    return open_current()
 
 
 def _actor(db, username: str | None) -> str:

@@ -36,12 +36,9 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _database():
-    from ...store.db import Database
-    from ...store.migrate import check_current
+    from ...store.migrate import open_current
 
-    db = Database()
-    check_current(db.url)
-    return db
+    return open_current()
 
 
 def _imap_poll(args) -> int:

@@ -17,12 +17,9 @@ import threading
 
 
 def _database():
-    from ...store.db import Database
-    from ...store.migrate import check_current
+    from ...store.migrate import open_current
 
-    db = Database()
-    check_current(db.url)
-    return db
+    return open_current()
 
 
 def _scheduler(args) -> int:

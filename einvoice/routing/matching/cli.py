@@ -19,9 +19,9 @@ from ...store.types import _json_default
 
 
 def _database():
-    from ...store.db import open_database
+    from ...store.migrate import open_current
 
-    return open_database()
+    return open_current()
 
 
 def _print_json(value) -> None:
