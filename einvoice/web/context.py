@@ -81,7 +81,7 @@ class WebContext:
             return self.max_file_bytes + MULTIPART_OVERHEAD
         if path.endswith("/upload"):
             return 2 * self.max_file_bytes + MULTIPART_OVERHEAD
-        if "/api/v1/masterdata/" in path and path.endswith("/import"):
+        if ("/api/v1/masterdata/" in path or "/verwaltung/stammdaten/" in path) and path.endswith("/import"):
             return MASTERDATA_IMPORT_BYTES + MULTIPART_OVERHEAD
         return MULTIPART_OVERHEAD  # any other POST (there is none): small
 

@@ -3,10 +3,12 @@
 - `session`: the signed session cookie ``einvoice_session`` (middleware), idle timeout, no fixation.
 - `csrf`: a per-session token in every form, checked on every POST. `passwords`: argon2 and lockout.
 - `access`: the logged-in user, roles, and which units' invoices a user may see (one function).
-- `login`: ``/login``, ``/logout``, trusted-header SSO. `inbox`: ``/aufgaben``. `invoice`:
-  ``/rechnungen/{id}`` with its actions, ``/original``, ``/ansicht``. `assets`: ``/static/ui.css``.
+- `login`: ``/login``, ``/logout``, trusted-header SSO. `oidc`: ``/login/oidc`` (OpenID Connect, off by
+  default). `inbox`: ``/aufgaben``. `invoice`: ``/rechnungen/{id}`` with its actions, ``/original``,
+  ``/ansicht``. `assets`: ``/static/ui.css``.
 - `intake_queue`: ``/eingang`` (Rechnungseingangsstelle). `kaemmerei`: ``/kaemmerei`` (export batches,
   payment runs, Skonto dashboard with the SVG chart of `chart`, payment deadlines).
+- `admin`: ``/verwaltung`` (admins: master data, matching rules, workflows, rule packs, failed jobs).
 - `cli`: ``einvoice users password USERNAME``, ``einvoice users list``.
 
 `install(app)` adds the routers, the session middleware and the handlers that turn `UiError` into a
@@ -25,11 +27,11 @@ from .session import SessionMiddleware
 
 
 def install(app: FastAPI) -> None:
-    from . import assets, inbox, intake_queue, invoice, kaemmerei, login
+    from . import admin, assets, inbox, intake_queue, invoice, kaemmerei, login, oidc
     from .access import page_user
     from .render import page
 
-    for module in (assets, login, inbox, invoice, intake_queue, kaemmerei):
+    for module in (assets, login, oidc, inbox, invoice, intake_queue, kaemmerei, admin):
         app.include_router(module.router)
 
     @app.exception_handler(UiError)

@@ -65,6 +65,10 @@ figure.chart svg { max-width: 100%; height: auto; }
 figure.chart figcaption { font-size: .9rem; color: #4a4f57; }
 input[type=date] { font: inherit; padding: .35rem; border: 2px solid #5c636e; border-radius: 4px; }
 input[type=date]:focus { outline: 3px solid #e07b00; outline-offset: 2px; }
+ul.sections { list-style: none; padding: 0; }
+ul.sections h2 { margin-bottom: .2rem; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; max-width: 60rem; font-size: .85rem; }
+input[type=file] { font: inherit; }
 @media print { nav, .who, .actions, .filters { display: none; } }
 """
 

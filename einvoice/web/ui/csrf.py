@@ -24,11 +24,12 @@ def refused() -> UiError:
                    "Sie die Seite neu und versuchen Sie es noch einmal.")
 
 
-async def checked_form(request: Request) -> FormData:
-    """The POSTed form after the CSRF check (`UiError` 403 otherwise)."""
+async def checked_form(request: Request, *, max_files: int = 0) -> FormData:
+    """The POSTed form after the CSRF check (`UiError` 403 otherwise); ``max_files``: file fields allowed
+    (the admin pages' CSV upload)."""
     session = get_session(request)
     try:
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        form = await request.form(max_files=max_files, max_fields=MAX_FIELDS)
     except Exception:
         raise UiError(400, "Ungültige Anfrage", "Das Formular konnte nicht gelesen werden.") from None
     given = form.get(FIELD)

@@ -51,6 +51,12 @@ def _redirect(request: Request, target: str) -> RedirectResponse:
     return RedirectResponse(base + target, status_code=303)
 
 
+def _oidc_enabled() -> bool:
+    from .oidc import enabled  # oidc.py imports this module
+
+    return enabled()
+
+
 def _trusted_user(ctx, username: str) -> User | None:
     with ctx.db.transaction() as session:
         user = session.scalars(select(User).where(User.username == username)).one_or_none()
@@ -86,7 +92,8 @@ async def login_form(request: Request, next: str = HOME):
         session.log_in(user.id, user.password_hash)
         return _redirect(request, safe_next(next))
     notice = "Sie wurden abgemeldet." if request.query_params.get("abgemeldet") else None
-    return page(request, "login.html", error=None, notice=notice, username="", next=safe_next(next))
+    return page(request, "login.html", error=None, notice=notice, username="", next=safe_next(next),
+                oidc=_oidc_enabled())
 
 
 @router.post("/login")
@@ -99,7 +106,7 @@ async def login(request: Request):
     if user is None:
         log.info("failed UI login for %r from %s", username, request.client.host if request.client else "?")
         return page(request, "login.html", status_code=401, error=FAILED, notice=None, username=username,
-                    next=target)
+                    next=target, oidc=_oidc_enabled())
     get_session(request).log_in(user.id, user.password_hash)
     log.info("UI login of %s", user.username)
     return _redirect(request, target)
