@@ -196,3 +196,55 @@ def test_inbox_cache_follows_decisions(world):
     assert "Anordnung" in client.get("/aufgaben").text
     assert _post(other, second, "ablehnen", reason="doppelt berechnet").status_code == 303
     assert f'href="/rechnungen/{second}"' not in client.get("/aufgaben").text
+
+
+def test_forward_and_change_cost_centre_with_a_reason(world):
+    import sqlalchemy as sa
+
+    from einvoice.store.masterdata_models import CostCentre
+    from einvoice.store.routing_models import ApprovalCase, ApprovalStep, Assignment
+
+    with world.db.transaction() as session:
+        session.add(CostCentre(code="2010", name="Kämmerei", unit_id=world.units["20"]))
+    item_id = _ready(world, gross="3000")
+    client = client_for(world.db)
+    login(client, "a")
+    page = client.get(f"/rechnungen/{item_id}")
+    assert 'name="target"' in page.text and "Kostenstelle ändern" in page.text
+
+    def post(action, target, reason):
+        current = client.get(f"/rechnungen/{item_id}")
+        return client.post(f"/rechnungen/{item_id}/{action}", data={
+            "csrf": csrf_of(current.text), "expected_version": version_of(current.text), "reason": reason,
+            "target": target})
+
+    assert post("kostenstelle", "2010", "").status_code == 422  # a reason is required
+    assert post("kostenstelle", "9999", "falsch zugeordnet").status_code == 422  # unknown cost centre
+    assert post("kostenstelle", "2010", "Büromaterial, gehört zur Kämmerei").status_code == 303
+    with world.db.read() as session:
+        assignment = session.get(Assignment, item_id)
+        assert (assignment.unit_id, assignment.manual) == (world.units["20"], True)
+        cases = session.scalars(sa.select(ApprovalCase).where(ApprovalCase.item_id == item_id)
+                                .order_by(ApprovalCase.id)).all()
+        assert [c.status for c in cases] == ["cancelled", "open"]  # the approval started again for unit 20
+        step = session.scalars(sa.select(ApprovalStep).where(ApprovalStep.case_id == cases[-1].id,
+                                                             ApprovalStep.state == "open")).one()
+        assert step.unit_id == world.units["20"]
+    assert world.state(item_id) == "in_approval"
+    after = client.get(f"/rechnungen/{item_id}")  # A (unit 66) still sees its history, but decides nothing now
+    assert after.status_code == 200 and f'/rechnungen/{item_id}/freigeben"' not in after.text
+    assert "Büromaterial, gehört zur Kämmerei" in after.text
+
+    other = _ready(world, gross="3000")
+    client2 = client_for(world.db)
+    login(client2, "a")
+    current = client2.get(f"/rechnungen/{other}")
+    forwarded = client2.post(f"/rechnungen/{other}/weiterleiten", data={
+        "csrf": csrf_of(current.text), "expected_version": version_of(current.text),
+        "reason": "Zuständig ist die Kämmerei", "target": "20"})
+    assert forwarded.status_code == 303, forwarded.text
+    with world.db.read() as session:
+        case = session.scalars(sa.select(ApprovalCase).where(ApprovalCase.item_id == other)).one()
+        step = session.scalars(sa.select(ApprovalStep).where(ApprovalStep.case_id == case.id,
+                                                             ApprovalStep.state == "open")).one()
+        assert step.unit_id == world.units["20"] and case.status == "open"

@@ -7,7 +7,9 @@
   original, with its attachments as downloads) as a page of its own (its inline stylesheet allowed by hash).
 - ``GET /rechnungen/{id}/original``: the received file (XML, or the PDF of a ZUGFeRD/Factur-X invoice).
 - ``POST /rechnungen/{id}/{aktion}`` (CSRF): freigeben, zurueckgeben, ablehnen, parken, fortsetzen,
-  kommentieren; fields ``expected_version`` and ``case_id`` (the case the user saw) and ``reason``.
+  kommentieren, weiterleiten (``target`` = unit code), kostenstelle (``target`` = cost centre code: the
+  case is cancelled, the new cost centre assigned and the approval of its unit starts again); fields
+  ``expected_version`` and ``case_id`` (the case the user saw) and ``reason``.
   Success: 303 back to the page. A refusal (four-eyes, missing reason, someone else was quicker: "… bitte
   neu laden") shows the page again with the German message and the status of the workflow error.
 All routes need a session and the invoice to be visible to the user (`access.visible_item`; else 404).
@@ -40,7 +42,9 @@ router = APIRouter(include_in_schema=False)
 ACTIONS = {"freigeben": (wf.approve, "Freigegeben."), "zurueckgeben": (wf.return_to_previous, "Zurückgegeben."),
            "ablehnen": (wf.reject_to_supplier, "Abgelehnt; der Lieferant wird benachrichtigt."),
            "parken": (wf.park, "Geparkt."), "fortsetzen": (wf.unpark, "Fortgesetzt."),
-           "kommentieren": (wf.comment, "Kommentar gespeichert.")}
+           "kommentieren": (wf.comment, "Kommentar gespeichert."),
+           "weiterleiten": (wf.forward, "An die andere Organisationseinheit weitergeleitet."),
+           "kostenstelle": (None, "Kostenstelle geändert; die Freigabe beginnt neu.")}
 DONE = {name: text for name, (_, text) in ACTIONS.items()}
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
@@ -112,9 +116,46 @@ def _act(db, user: User, item_id: int, action: str, form: dict) -> None:
     version = form["expected_version"]
     if action != "kommentieren" and not version.isdigit():
         raise wf.InvalidInput("Die Seite ist unvollständig – bitte neu laden")
+    expected = int(version) if version.isdigit() else None
+    if action == "weiterleiten":
+        wf.run_decision(db, wf.forward, case.id, user=user, expected_version=expected, reason=form["reason"] or None,
+                        unit=form["target"] or None, clock=SYSTEM_CLOCK)
+        return
+    if action == "kostenstelle":
+        wf.run_decision(db, change_cost_centre, case.id, user=user, expected_version=expected,
+                        reason=form["reason"] or None, cost_centre=form["target"], clock=SYSTEM_CLOCK)
+        return
     fn = ACTIONS[action][0]
-    wf.run_decision(db, fn, case.id, user=user, expected_version=int(version) if version.isdigit() else None,
+    wf.run_decision(db, fn, case.id, user=user, expected_version=expected,
                     reason=form["reason"] or None, clock=SYSTEM_CLOCK)
+
+
+def change_cost_centre(session, case_id: int, *, user: User, expected_version: int | None, reason: str | None,
+                       cost_centre: str, clock=SYSTEM_CLOCK):
+    """Change the cost centre of an invoice in approval: the case is cancelled (`workflow.reassign`, with
+    the reason), the new cost centre assigned by this person (`matching.assign_manually`), and the
+    approval of the cost centre's unit starts again (`routing.route.route_in_session`)."""
+    from sqlalchemy import select as _select
+
+    from ...routing.matching.service import InvalidAssignment, assign_manually
+    from ...routing.route import route_in_session
+    from ...store.masterdata_models import CostCentre
+    from ...store.models import IntakeItem
+
+    centre = session.scalars(_select(CostCentre).where(CostCentre.code == (cost_centre or "").strip(),
+                                                       CostCentre.active.is_(True))).one_or_none()
+    if centre is None:
+        raise wf.InvalidInput("Bitte eine bekannte Kostenstelle wählen")
+    case = wf.reassign(session, case_id, user=user, expected_version=expected_version, reason=reason,
+                       unit=centre.unit_id, clock=clock)
+    item = session.get(IntakeItem, case.item_id)
+    try:
+        assign_manually(session, item, actor=f"user:{user.username}", unit_id=centre.unit_id,
+                        cost_centre_id=centre.id, reason=reason)
+    except InvalidAssignment as exc:
+        raise wf.InvalidInput(str(exc)) from exc
+    route_in_session(session, item, actor=f"user:{user.username}", clock=clock)
+    return case
 
 
 @router.post("/rechnungen/{item_id}/{action}")
@@ -122,7 +163,7 @@ async def act(item_id: int, action: str, request: Request, user: User = Depends(
     form = await checked_form(request)
     if action not in ACTIONS:
         raise UiError(404, "Nicht gefunden", "Diese Aktion gibt es nicht.")
-    fields = {key: str(form.get(key) or "").strip() for key in ("expected_version", "case_id", "reason")}
+    fields = {key: str(form.get(key) or "").strip() for key in ("expected_version", "case_id", "reason", "target")}
     fields["reason"] = fields["reason"][:4000]
     db = get_ctx(request).db
     try:

@@ -51,6 +51,7 @@ def summary(model: dict) -> dict:
 
 def _actions(session: DbSession, case: ApprovalCase | None, user: User, on: date) -> dict:
     acts: dict[str, Any] = {"approve": False, "decide": False, "returnable": False, "park": False, "unpark": False,
+                            "redirect": False,
                             "comment": False, "blocked": None, "acting_for": None, "warnings": []}
     if case is None:
         return acts
@@ -84,9 +85,20 @@ def _actions(session: DbSession, case: ApprovalCase | None, user: User, on: date
     try:
         may_handle(session, case, step, user, on)
         acts["park"] = True
+        acts["redirect"] = True  # forward to another unit, change the cost centre
     except WorkflowError:
         pass
     return acts
+
+
+def _targets(session: DbSession) -> dict:
+    """Units and cost centres a step can be forwarded or re-assigned to (active ones, by code)."""
+    units = session.execute(select(OrgUnit.code, OrgUnit.name).where(OrgUnit.active.is_(True))
+                            .order_by(OrgUnit.code)).all()
+    centres = session.execute(select(CostCentre.code, CostCentre.name).where(CostCentre.active.is_(True))
+                              .order_by(CostCentre.code)).all()
+    return {"units": [{"code": c, "name": n} for c, n in units],
+            "cost_centres": [{"code": c, "name": n} for c, n in centres]}
 
 
 def load_invoice(db, user: User, item_id: int) -> dict:
@@ -122,6 +134,7 @@ def load_invoice(db, user: User, item_id: int) -> dict:
                 "manual": assignment.manual, "reason": assignment.reason},
             "deadline": deadline,
             "case": case_view(session, case, on=on) if case else None,
-            "actions": _actions(session, case, user, on),
+            "actions": (actions := _actions(session, case, user, on)),
+            "targets": _targets(session) if actions.get("redirect") else None,
             "step_states": STEP_STATES, "decisions": DECISIONS,
         }
