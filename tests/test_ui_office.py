@@ -249,3 +249,33 @@ def test_skonto_chart_and_deadlines(office):
     # the deadlines table lists the approved invoice due within 30 days
     section = html.split('id="fristen"', 1)[1]
     assert f'href="/rechnungen/{lost}"' in section
+
+
+def test_kaemmerei_archives_booked_invoices_and_verifies(office, tmp_path):
+    from dataclasses import replace
+
+    from einvoice.handoff.bookings import batches
+
+    item_id = approved(office, "1190.00", bt20=ONE_TERM)
+    client = client_for(office.db)
+    login(client, "k")
+    page = client.get("/kaemmerei")
+    refused = client.post("/kaemmerei/archiv", data={"csrf": csrf_of(page.text)})
+    assert refused.status_code == 503 and "EINVOICE_ARCHIVE_TARGET" in refused.text  # no target configured
+
+    with office.db.transaction() as session:
+        batch = batches.create_batch(session, office.db.blobs, actor="user:k")
+        batches.mark_booked(session, batch.id, actor="user:k")
+    office.db.settings = replace(office.db.settings, archive_target=f"hotfolder:{tmp_path}")
+    client = client_for(office.db)
+    login(client, "k")
+    page = client.get("/kaemmerei")
+    done = client.post("/kaemmerei/archiv", data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and "1 Rechnungen archiviert, 0 fehlgeschlagen" in done.text, done.text
+    assert office.state(item_id) == "archived"
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]  # the package in the hot folder
+    checked = client.post("/kaemmerei/archiv", data={"csrf": csrf_of(done.text), "pruefen": "1"})
+    assert "1 Archivpakete geprüft, 0 mit Abweichungen." in checked.text
+    approver = client_for(office.db)
+    login(approver, "a")
+    assert approver.post("/kaemmerei/archiv", data={"csrf": csrf_of(approver.get("/aufgaben").text)}).status_code == 403

@@ -96,7 +96,7 @@ def _load(db) -> dict:
             "batches": [b.batch_dict(batch) for batch in b.list_batches(session, limit=50)],
             "runs": [run_json(run) for run in list_runs(session, limit=50)],
             "metrics": metrics, "unit_names": names, "chart": skonto_chart(metrics),
-            "deadlines": _deadlines(session, on), "today": on, "horizon": on + timedelta(days=HORIZON_DAYS),
+            "deadlines": _deadlines(session, on), "archive": _archive_summary(session), "today": on, "horizon": on + timedelta(days=HORIZON_DAYS),
             "formats": b.FORMATS, "mappings": available_mappings(), "batch_states": BATCH_STATES,
             "run_states": RUN_STATES, "month_label": month_label,
         }
@@ -106,6 +106,57 @@ def _page(request: Request, user: User, data: dict, *, status_code: int = 200, e
           details: list | None = None, done: str | None = None, values: dict | None = None):
     return page(request, "kaemmerei.html", user=user, status_code=status_code, error=error, details=details or [],
                 done=done, may_act=any(user.has_role(r) for r in MAKERS), values=values or {}, **data)
+
+
+# --- DMS archive ---------------------------------------------------------------------------------------
+
+def _archive_summary(session) -> dict:
+    from sqlalchemy import func
+
+    from ...store.handoff_models import ArchivePackage
+
+    rows = dict(session.execute(select(ArchivePackage.status, func.count()).group_by(ArchivePackage.status)).all())
+    bad = session.scalar(select(func.count()).select_from(ArchivePackage).where(ArchivePackage.verified_ok.is_(False)))
+    return {"delivered": rows.get("delivered", 0), "failed": rows.get("failed", 0), "verify_failed": bad or 0}
+
+
+def _archive(ctx, user: User, verify: bool) -> str:
+    """Archive all finished invoices (or verify the delivered packages) to EINVOICE_ARCHIVE_TARGET."""
+    from ...handoff.archive.service import archive_due, verify_all
+    from ...handoff.archive.targets import TargetError, target_from_setting
+
+    try:
+        target = target_from_setting(ctx.settings.archive_target)
+    except TargetError as exc:
+        raise ArchiveRefused(str(exc)) from exc
+    if verify:
+        outcome = verify_all(ctx.db, targets={target.name: target})
+        problems = sum(1 for found in outcome.values() if found)
+        return f"{len(outcome)} Archivpakete geprüft, {problems} mit Abweichungen."
+    run = archive_due(ctx.db, actor=_actor(user), target=target)
+    return (f"{len(run.archived)} Rechnungen archiviert, {len(run.failed)} fehlgeschlagen, "
+            f"{len(run.skipped)} übersprungen.")
+
+
+class ArchiveRefused(Exception):
+    status, details = 503, None
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@router.post("/kaemmerei/archiv")
+async def archive(request: Request, user: User = Depends(page_user)):
+    require_role(user, *MAKERS)
+    form = await checked_form(request)
+    verify = str(form.get("pruefen") or "") == "1"
+    try:
+        text = await run_in_threadpool(_archive, get_ctx(request), user, verify)
+    except ArchiveRefused as exc:
+        return await _refused(request, user, exc, {})
+    data = await run_in_threadpool(_load, get_ctx(request).db)
+    return _page(request, user, data, done=text)
 
 
 def _done_text(erledigt: str, nr: str) -> str | None:
