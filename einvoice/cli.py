@@ -197,6 +197,11 @@ def _parser() -> argparse.ArgumentParser:
     from .demo.cli import add_parser as add_demo_parser
 
     add_demo_parser(commands)  # einvoice demo [--data-dir DIR] [--port 8000] [--no-serve] [--keep]
+    from .config.cli import add_parser as add_config_parser
+    from .store.audit_cli import add_parser as add_audit_parser
+
+    add_config_parser(commands)  # einvoice config check|show
+    add_audit_parser(commands)  # einvoice audit export|verify
     return parser
 
 
