@@ -124,6 +124,8 @@ def _samples_generate(args) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="einvoice", description="Receive, validate and route e-invoices.")
+    parser.add_argument("--config", dest="config_file", metavar="PATH",
+                        help="settings file (default: $EINVOICE_CONFIG, else /etc/einvoice/einvoice.toml if present)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="validate XRechnung / ZUGFeRD / Factur-X files")
@@ -207,9 +209,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.config_file:  # for this process and the processes it starts (workers)
+        os.environ["EINVOICE_CONFIG"] = os.path.abspath(args.config_file)
     if getattr(args, "jobs", 1) is not None and getattr(args, "jobs", 1) < 1:
         print("einvoice: --jobs must be at least 1", file=sys.stderr)
         return 2
+    from .config import ConfigError
     from .store.migrate import SchemaNotCurrentError
     from .validation.packs.manifest import PackError
 
@@ -217,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SchemaNotCurrentError as exc:  # any command on an old or empty database: say what to do
         print(f"einvoice: {exc}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:  # a wrong setting: name it and point to the check
+        print(f"einvoice: configuration: {exc} (run `einvoice config check`)", file=sys.stderr)
         return 1
     except PackError as exc:
         print(f"einvoice: {exc}", file=sys.stderr)

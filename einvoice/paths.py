@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+
+from .config import setting
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def schemas_dir() -> Path:
-    return Path(os.environ.get("EINVOICE_SCHEMAS_DIR") or PROJECT_ROOT / "schemas")
+    return Path(setting("EINVOICE_SCHEMAS_DIR") or PROJECT_ROOT / "schemas")
 
 
 def rules_dir() -> Path:
-    return Path(os.environ.get("EINVOICE_RULES_DIR") or PROJECT_ROOT / "rules")
+    return Path(setting("EINVOICE_RULES_DIR") or PROJECT_ROOT / "rules")
 
 
 @lru_cache(maxsize=1)

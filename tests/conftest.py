@@ -32,6 +32,7 @@ def isolated_data_dir(tmp_path_factory) -> Path:
     """Installed rule packs of the developer's machine must not leak into the tests."""
     path = tmp_path_factory.mktemp("einvoice-data")
     os.environ["EINVOICE_DATA_DIR"] = str(path)
+    os.environ["EINVOICE_CONFIG"] = os.devnull  # nor a settings file of the machine (/etc/einvoice/einvoice.toml)
     return path
 
 

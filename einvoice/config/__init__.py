@@ -1,14 +1,57 @@
-"""Process-wide settings read from the environment (a full settings object comes with deployment)."""
+"""The settings of einvoice: one catalogue, read from the environment and an optional TOML file.
+
+- `value(name)`: the typed value of a setting (``value("EINVOICE_JOB_MAX_ATTEMPTS") == 5``), from the
+  environment, else the file, else the catalogue default; `ConfigError` names the variable or the file's
+  key and line when a value is wrong.
+- `setting(name, default)`: the same lookup as text, like ``os.environ.get`` (used where code parses
+  settings itself; ``environ.get`` is the same for code that held ``os.environ``).
+- `Settings` / `load_settings()`: the frozen object most code gets (``Settings(data_dir=...)`` and
+  ``dataclasses.replace`` in tests), filled by `value`.
+
+The catalogue (every setting, its TOML key, type, default, help) is `catalogue`; where values come from
+and the file format is `source`; ``einvoice config check|show`` is `check`, `show` and `cli`.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import platformdirs
+from .catalogue import MB, find
+from .source import CONFIG_ENV, ConfigError, ConfigFile, current, lookup
 
-MB = 1024 * 1024
+__all__ = ["CONFIG_ENV", "MB", "ConfigError", "Settings", "environ", "load_settings", "setting", "value"]
+
+
+def value(name: str, config: ConfigFile | None = None) -> Any:
+    """The typed value of the setting ``name`` (environment, file, default); ``config``: a file already read."""
+    found = lookup(name, config)
+    return find(name).default_value() if found is None else found.parsed()
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """The setting's text as the environment would carry it; if unset: ``default``, else the default's text."""
+    found = lookup(name)
+    if found is not None:
+        return found.text
+    if default is not None:
+        return default
+    fallback = find(name).default_value()
+    if fallback is None:
+        return None
+    return ",".join(fallback) if isinstance(fallback, tuple) else str(fallback)
+
+
+class _Environ:
+    """For code that used ``env = os.environ``: ``environ.get(name, default)`` is `setting`."""
+
+    @staticmethod
+    def get(name: str, default: str | None = None) -> str | None:
+        return setting(name, default)
+
+
+environ = _Environ()
 
 
 @dataclass(frozen=True)
@@ -53,50 +96,23 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'einvoice.db'}"
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number of bytes, got {raw!r}") from exc
-
-
-def _number_env(name: str, default, kind=float, minimum=None):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
-    return value
+# Settings field → catalogue name (every field but data_dir, which is first)
+FIELDS = {
+    "max_xml_bytes": "EINVOICE_MAX_XML_BYTES", "max_pdf_bytes": "EINVOICE_MAX_PDF_BYTES",
+    "database_url": "EINVOICE_DATABASE_URL", "job_max_attempts": "EINVOICE_JOB_MAX_ATTEMPTS",
+    "job_lease_seconds": "EINVOICE_JOB_LEASE_SECONDS", "job_retry_seconds": "EINVOICE_JOB_RETRY_SECONDS",
+    "worker_poll_seconds": "EINVOICE_WORKER_POLL_SECONDS", "match_min_confidence": "EINVOICE_MATCH_MIN_CONFIDENCE",
+    "bundesland": "EINVOICE_BUNDESLAND", "payment_days": "EINVOICE_PAYMENT_DAYS",
+    "payment_run_lead_days": "EINVOICE_PAYMENT_RUN_LEAD_DAYS", "skonto_reminder_days": "EINVOICE_SKONTO_REMINDER_DAYS",
+    "escalation_days": "EINVOICE_ESCALATION_DAYS", "debtor_name": "EINVOICE_DEBTOR_NAME",
+    "debtor_iban": "EINVOICE_DEBTOR_IBAN", "debtor_bic": "EINVOICE_DEBTOR_BIC",
+    "archive_target": "EINVOICE_ARCHIVE_TARGET", "archive_aktenzeichen": "EINVOICE_ARCHIVE_AKTENZEICHEN",
+    "retention_years": "EINVOICE_RETENTION_YEARS",
+}
 
 
 def load_settings() -> Settings:
-    data_dir = os.environ.get("EINVOICE_DATA_DIR") or platformdirs.user_data_dir("einvoice")
-    return Settings(
-        data_dir=Path(data_dir),
-        max_xml_bytes=_int_env("EINVOICE_MAX_XML_BYTES", 20 * MB),
-        max_pdf_bytes=_int_env("EINVOICE_MAX_PDF_BYTES", 50 * MB),
-        database_url=os.environ.get("EINVOICE_DATABASE_URL") or None,
-        job_max_attempts=_number_env("EINVOICE_JOB_MAX_ATTEMPTS", 5, int, 1),
-        job_lease_seconds=_number_env("EINVOICE_JOB_LEASE_SECONDS", 300.0, float, 0.1),
-        job_retry_seconds=_number_env("EINVOICE_JOB_RETRY_SECONDS", 30.0, float, 0.0),
-        worker_poll_seconds=_number_env("EINVOICE_WORKER_POLL_SECONDS", 2.0, float, 0.01),
-        match_min_confidence=_number_env("EINVOICE_MATCH_MIN_CONFIDENCE", 50, int, 0),
-        bundesland=(os.environ.get("EINVOICE_BUNDESLAND") or "NW").strip().upper(),
-        payment_days=_number_env("EINVOICE_PAYMENT_DAYS", 30, int, 0),
-        payment_run_lead_days=_number_env("EINVOICE_PAYMENT_RUN_LEAD_DAYS", 1, int, 0),
-        skonto_reminder_days=_number_env("EINVOICE_SKONTO_REMINDER_DAYS", 3, int, 0),
-        escalation_days=_number_env("EINVOICE_ESCALATION_DAYS", 5, int, 1),
-        debtor_name=(os.environ.get("EINVOICE_DEBTOR_NAME") or "").strip() or None,
-        debtor_iban=(os.environ.get("EINVOICE_DEBTOR_IBAN") or "").strip() or None,
-        debtor_bic=(os.environ.get("EINVOICE_DEBTOR_BIC") or "").strip() or None,
-        archive_target=os.environ.get("EINVOICE_ARCHIVE_TARGET", "").strip() or None,
-        archive_aktenzeichen=os.environ.get("EINVOICE_ARCHIVE_AKTENZEICHEN", "").strip() or None,
-        retention_years=_number_env("EINVOICE_RETENTION_YEARS", 10, int, 1),
-    )
+    """The settings of this process now (environment, configuration file, defaults); `ConfigError` if wrong."""
+    config = current().strict()  # read once for all fields
+    return Settings(data_dir=Path(value("EINVOICE_DATA_DIR", config)),
+                    **{name: value(env, config) for name, env in FIELDS.items()})

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import logging
-import os
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -43,6 +42,7 @@ from email.utils import parseaddr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..config import environ as settings_env
 from ..jobs.queue import enqueue
 from ..jobs.registry import JobContext, job_kind
 from ..store.db import Database
@@ -82,7 +82,7 @@ class RelaySettings:
 
     @classmethod
     def from_env(cls) -> "RelaySettings":
-        env = os.environ
+        env = settings_env
         host = env.get("EINVOICE_SMTP_RELAY_HOST", "").strip()
         sender = env.get("EINVOICE_SMTP_RELAY_FROM", "").strip()
         if not host or not sender:

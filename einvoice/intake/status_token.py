@@ -25,6 +25,8 @@ import re
 import secrets
 from pathlib import Path
 
+from ..config import setting
+
 SECRET_KEY_ENV = "EINVOICE_SECRET_KEY"
 BASE_URL_ENV = "EINVOICE_BASE_URL"
 SECRET_KEY_FILE = "web-secret-key"
@@ -60,7 +62,7 @@ def secret_key(key: str | bytes | None = None, *, data_dir: Path | str | None = 
     if key is not None:
         value = key.encode("utf-8") if isinstance(key, str) else bytes(key)
     else:
-        configured = os.environ.get(SECRET_KEY_ENV, "").strip()
+        configured = setting(SECRET_KEY_ENV, "").strip()
         if configured:
             value = configured.encode("utf-8")
         else:
@@ -90,7 +92,7 @@ def verify_status_token(uid: str, token: str, key: str | bytes | None = None, *,
 
 
 def base_url() -> str | None:
-    value = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/")
+    value = setting(BASE_URL_ENV, "").strip().rstrip("/")
     return value or None
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from pathlib import Path
 
 from fastapi import Request
 
+from ..config import setting
 from ..intake.status_token import SECRET_KEY_ENV, status_token, verify_status_token
 
 __all__ = ["API_TOKEN_ENV", "SECRET_KEY_ENV", "AuthError", "StatusTokens", "check_api_token", "configured_api_token"]
@@ -45,7 +45,7 @@ _warned_short = False
 
 
 def configured_api_token() -> str | None:
-    token = os.environ.get(API_TOKEN_ENV, "").strip()
+    token = setting(API_TOKEN_ENV, "").strip()
     return token or None
 
 

@@ -14,7 +14,6 @@ repeat it.
 
 from __future__ import annotations
 
-import os
 import platform
 import tomllib
 from collections import Counter
@@ -24,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ...config import setting
 from ...paths import rules_dir
 from ...routing.clock import SYSTEM_CLOCK, Clock, today
 from ...routing.workflow.definitions import workflow_dict
@@ -53,7 +53,7 @@ def _channels() -> list[dict[str, Any]]:
     from ...intake.mail.imap import ImapNotConfigured, ImapSettings
     from ...intake.mail.smtpd import SmtpdNotConfigured, SmtpdSettings
 
-    token = bool(os.environ.get("EINVOICE_API_TOKEN", "").strip())
+    token = bool(setting("EINVOICE_API_TOKEN", "").strip())
     channels = [
         {"channel": "upload", "name": "Hochladeseite", "active": True,
          "details": "öffentliche Seite /upload; sofortige Prüfung, Eingangsbestätigung mit Statuslink"},
@@ -178,9 +178,9 @@ def collect(db: Database, *, clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
     return {
         "generated_at": clock.now(), "date": on, "version": _version(), "python": platform.python_version(),
         "database": _database(db), "data_dir": str(settings.data_dir),
-        "api_token": bool(os.environ.get("EINVOICE_API_TOKEN", "").strip()),
-        "secret_key": bool(os.environ.get("EINVOICE_SECRET_KEY", "").strip()),
-        "base_url": os.environ.get("EINVOICE_BASE_URL") or None,
+        "api_token": bool(setting("EINVOICE_API_TOKEN", "").strip()),
+        "secret_key": bool(setting("EINVOICE_SECRET_KEY", "").strip()),
+        "base_url": setting("EINVOICE_BASE_URL") or None,
         "limits": {"max_xml_bytes": settings.max_xml_bytes, "max_pdf_bytes": settings.max_pdf_bytes},
         "jobs": {"max_attempts": settings.job_max_attempts, "lease_seconds": settings.job_lease_seconds,
                  "retry_seconds": settings.job_retry_seconds},

@@ -31,7 +31,6 @@ Settings (environment, read here): ``EINVOICE_IMAP_HOST``, ``_PORT`` (993 with T
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 import threading
 import traceback
@@ -42,6 +41,7 @@ from email import policy as email_policy
 
 from sqlalchemy import select
 
+from ...config import setting
 from ...store.blobs import sha256_hex
 from ...store.db import Database
 from ...store.mail_models import FINAL_OUTCOMES, MailMessage, MailOutcome
@@ -60,7 +60,7 @@ class ImapNotConfigured(RuntimeError):
 
 
 def _env(name: str, default: str = "") -> str:
-    return os.environ.get(f"EINVOICE_IMAP_{name}", default).strip()
+    return setting(f"EINVOICE_IMAP_{name}", default).strip()
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class ImapSettings:
     @classmethod
     def from_env(cls) -> "ImapSettings":
         host, user = _env("HOST"), _env("USER")
-        password = os.environ.get("EINVOICE_IMAP_PASSWORD", "")
+        password = setting("EINVOICE_IMAP_PASSWORD", "")
         if not password and _env("PASSWORD_FILE"):
             with open(_env("PASSWORD_FILE"), encoding="utf-8") as stream:
                 password = stream.read().strip()

@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import socket
 import threading
 from dataclasses import dataclass, field
 from functools import partial
 
+from ...config import environ as settings_env
 from ...store.db import Database
 from .message import MailLimits, MailTooLarge
 from .store import store_mail
@@ -53,7 +53,7 @@ class SmtpdSettings:
 
     @classmethod
     def from_env(cls, *, host: str | None = None, port: int | None = None) -> "SmtpdSettings":
-        env = os.environ
+        env = settings_env
         domains = tuple(d.strip().lower().rstrip(".") for d in env.get("EINVOICE_SMTPD_DOMAINS", "").split(",")
                         if d.strip())
         if not domains:

@@ -14,13 +14,13 @@ the header from its clients' requests.
 from __future__ import annotations
 
 import logging
-import os
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from ...config import setting
 from ...store.masterdata_models import User
 from ...store.types import utcnow
 from ..context import get_ctx
@@ -69,10 +69,10 @@ def _trusted_user(ctx, username: str) -> User | None:
 
 
 async def _sso(request: Request) -> User | None:
-    header = os.environ.get(HEADER_ENV, "").strip()
+    header = setting(HEADER_ENV, "").strip()
     if not header:
         return None
-    proxies = {p.strip() for p in (os.environ.get(PROXIES_ENV) or "127.0.0.1").split(",") if p.strip()}
+    proxies = {p.strip() for p in (setting(PROXIES_ENV) or "127.0.0.1").split(",") if p.strip()}
     client = request.client.host if request.client else None
     username = request.headers.get(header, "").strip()
     if not username or client not in proxies:

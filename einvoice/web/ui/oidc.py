@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -54,6 +53,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from starlette.concurrency import run_in_threadpool
 
+from ...config import setting
 from ...intake.status_token import base_url, secret_key
 from ..context import get_ctx
 from .errors import UiError
@@ -100,16 +100,16 @@ class OidcSettings:
 
 def settings() -> OidcSettings | None:
     """The OIDC settings from the environment; None: OIDC login is off."""
-    issuer = os.environ.get(ISSUER_ENV, "").strip().rstrip("/")
-    client_id = os.environ.get(CLIENT_ID_ENV, "").strip()
+    issuer = setting(ISSUER_ENV, "").strip().rstrip("/")
+    client_id = setting(CLIENT_ID_ENV, "").strip()
     if not issuer or not client_id:
         return None
-    redirect = os.environ.get(REDIRECT_ENV, "").strip()
+    redirect = setting(REDIRECT_ENV, "").strip()
     if not redirect and base_url():
         redirect = f"{base_url()}/login/oidc/callback"
-    return OidcSettings(issuer=issuer, client_id=client_id, client_secret=os.environ.get(CLIENT_SECRET_ENV, ""),
+    return OidcSettings(issuer=issuer, client_id=client_id, client_secret=setting(CLIENT_SECRET_ENV, ""),
                         redirect_url=redirect or None,
-                        username_claim=os.environ.get(CLAIM_ENV, "").strip() or DEFAULT_CLAIM)
+                        username_claim=setting(CLAIM_ENV, "").strip() or DEFAULT_CLAIM)
 
 
 def enabled() -> bool:

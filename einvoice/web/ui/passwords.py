@@ -10,13 +10,13 @@ resets the counter, records ``last_login_at`` and re-hashes a hash made with old
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
+from ...config import setting
 from ...store.masterdata_models import User
 from ...store.types import utcnow
 
@@ -30,7 +30,7 @@ _DUMMY = _hasher.hash("einvoice-no-such-user")
 
 def _int_env(name: str, default: int) -> int:
     try:
-        return max(1, int(os.environ.get(name, "") or default))
+        return max(1, int(setting(name, "") or default))
     except ValueError:
         return default
 

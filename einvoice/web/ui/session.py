@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ...config import setting
 from ...intake.status_token import base_url, secret_key
 
 COOKIE = "einvoice_session"
@@ -45,7 +45,7 @@ REFRESH_SECONDS = 60
 
 def idle_seconds() -> int:
     try:
-        minutes = int(os.environ.get(MINUTES_ENV, "") or DEFAULT_MINUTES)
+        minutes = int(setting(MINUTES_ENV, "") or DEFAULT_MINUTES)
     except ValueError:
         minutes = DEFAULT_MINUTES
     return max(1, minutes) * 60
