@@ -64,6 +64,7 @@ def prepare_folder(path: str | Path, *, keep: bool = False) -> Folder:
 
 def use_folder(folder: Folder) -> None:
     """Point this process's settings (`einvoice.config.load_settings`) at the demo folder and its SQLite file."""
+    os.environ["EINVOICE_CONFIG"] = os.devnull  # a server's /etc/einvoice/einvoice.toml must not reach the demo
     os.environ["EINVOICE_DATA_DIR"] = str(folder.path)
     os.environ["EINVOICE_DATABASE_URL"] = f"sqlite:///{folder.database}"
 
