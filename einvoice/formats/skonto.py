@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ..validation.identifiers import classify
 from .model import Amount, Invoice
@@ -147,12 +147,25 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _plus_days(start: date | None, days: int) -> date | None:
+    """``start`` + ``days``, or None when the day lies beyond the calendar (TAGE=99999999999)."""
+    if start is None:
+        return None
+    try:
+        return start + timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def _compute(term: SkontoTerm, due: Amount | None, currency: str) -> None:
     base = term.base_amount or due
     term.base = base
     if base is None:
         return
-    term.discount_amount = Amount(_money(base.value * term.percent / 100), currency)
+    try:  # a 40-digit PROZENT or BASISBETRAG passes BR-DE-18 but cannot be rounded to cents
+        term.discount_amount = Amount(_money(base.value * term.percent / 100), currency)
+    except InvalidOperation:
+        return  # no amounts: _check reports the term as implausible
     if due is not None:
         term.amount_to_pay = Amount(due.value - term.discount_amount.value, currency)
 
@@ -173,8 +186,7 @@ def _cii_terms(invoice: Invoice, reference: date | None, due: Amount | None, cur
                                         f"Tage (DAY) / only a period in days is read", "warning", "BT-20"))
         deadline = block.due_date
         if deadline is None and days is not None:
-            start = discount.basis_date or reference
-            deadline = start + timedelta(days=days) if start else None
+            deadline = _plus_days(discount.basis_date or reference, days)
         term = SkontoTerm(discount.percent, days, deadline, discount.basis_amount, source="cii-discount-terms",
                           stated_discount=discount.actual_amount)
         _compute(term, due, currency)
@@ -198,7 +210,7 @@ def payment_terms(invoice: Invoice, reference_date: date | None = None) -> Payme
                           problems=list(parsed.problems))
     bt20_terms = []
     for line in parsed.lines:
-        deadline = reference + timedelta(days=line.days) if reference else None
+        deadline = _plus_days(reference, line.days)
         base = Amount(line.base_amount, currency) if line.base_amount is not None else None
         term = SkontoTerm(line.percent, line.days, deadline, base, line_no=line.line_no)
         _compute(term, due, currency)
@@ -257,7 +269,9 @@ def _check(invoice: Invoice, result: PaymentTerms, reference: date | None, due: 
             problems.append(Problem("SKONTO-NEGATIVE-BASE", f"negativer Basisbetrag {term.base_amount}: nicht "
                                     "automatisch verarbeiten / negative base amount: handle manually", "warning",
                                     "BT-20"))
-        if term.percent > 100 or (term.discount_amount and due and term.discount_amount.value > due.value > 0):
+        if term.percent > 100 or (term.discount_amount and due and term.discount_amount.value > due.value > 0) \
+                or (term.base is not None and term.discount_amount is None) \
+                or (term.days is not None and reference is not None and term.deadline is None):
             problems.append(Problem("SKONTO-IMPLAUSIBLE", f"Skonto {term.percent} % ist unplausibel / implausible "
                                     "discount", "warning", "BT-20"))
         if term.deadline and invoice.due_date and term.deadline > invoice.due_date and not term.is_net_period:

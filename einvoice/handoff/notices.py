@@ -34,6 +34,12 @@ NOTE_TEXT = {
                       "an entry of the zip archive {file} is damaged ({detail})"),
     "zip-nested-too-deep": ("ZIP-Archive in {file} sind zu tief verschachtelt",
                             "zip archives inside {file} are nested too deeply"),
+    "mime-defects": ("die Nachricht ist fehlerhaft aufgebaut (MIME); Anhänge können fehlen oder beschädigt sein",
+                     "the message is malformed (MIME); attachments may be missing or damaged"),
+    "mime-too-deep": ("die Nachricht ist zu tief verschachtelt und wurde nicht gelesen",
+                      "the message is nested too deeply and was not read"),
+    "mime-too-many-parts": ("die Nachricht hat mehr Teile als erlaubt; nur die ersten wurden gelesen",
+                            "the message has more parts than allowed; only the first were read"),
 }
 
 

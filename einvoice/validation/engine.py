@@ -12,6 +12,7 @@ from .findings import Finding, Severity, input_error
 from .packs.registry import PackRegistry
 from .result import ValidationResult
 from .state import ValidationState
+from .steps.parse_saxon import SaxonParseError
 from .steps import (
     ApplyCustomLevels, CheckPlausibility, CheckXsd, Decide, Identify, ParseXml, ReadInput, RunSchematron, SelectScenario, UnpackPdf,
 )
@@ -51,6 +52,9 @@ class ValidationEngine:
             try:
                 step.setup(state)
                 step.run(state)
+            except SaxonParseError as exc:  # a parser limit of the document, not a bug
+                state.findings.append(input_error("EINVOICE-PARSE", str(exc)))
+                state.stop("XML refused by the Saxon parser")
             except Exception as exc:  # a broken artefact or a bug: never a traceback for the user
                 state.findings.append(
                     Finding("EINVOICE-INTERNAL", Severity.ERROR, f"step {step.name} failed: {type(exc).__name__}: {exc}",

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import PdfReadError, PyPdfError
 
 # The standard names of the invoice XML attachment (zugferd-facturx.md section 3).
 STANDARD_NAMES = ("factur-x.xml", "xrechnung.xml", "zugferd-invoice.xml", "ZUGFeRD-invoice.xml")
@@ -151,7 +151,8 @@ def extract_invoice_xml(pdf: bytes, max_xml_bytes: int) -> PdfInvoice:
         xmp = _xmp(reader)
     except PdfInvoiceError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError,
+            PyPdfError) as exc:  # PyPdfError: also pypdf's LimitReachedError (a stream that inflates past 75 MB)
         raise PdfInvoiceError(f"the PDF cannot be read: {exc}") from exc
     if not files:
         raise PdfInvoiceError("no embedded invoice XML in the PDF: the PDF has no embedded files")

@@ -32,7 +32,7 @@ from ..store.models import AuditEvent, Channel, IntakeItem, ItemState, ParsedInv
 from .auth import check_api_token
 from .context import (
     JSON, Accepted, TooLarge, WebContext, api_url, client_extra, finding_json, get_ctx, header_file_name,
-    keep_and_check, log_refused_file, read_stream, read_upload, status_url,
+    keep_and_check, log_refused_file, read_stream, read_upload, status_url, visible,
 )
 
 RAW_TYPES = ("application/xml", "text/xml", "application/pdf", "application/octet-stream")
@@ -88,7 +88,7 @@ def _accepted_response(request: Request, ctx: WebContext, accepted: Accepted) ->
 
 
 def _sender(value: str | None) -> str | None:
-    value = (value or "").strip()
+    value = visible(value or "").strip()  # X-Sender may be percent-encoded: %00 must not reach the database
     return value[:MAX_SENDER] or None
 
 

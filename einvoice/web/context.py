@@ -119,6 +119,12 @@ def api_url(request: Request, item_id: int) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def visible(text: str) -> str:
+    """Control characters shown as ``\\xNN``: what a client sent, kept readable and storable (PostgreSQL
+    text and JSONB refuse NUL)."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def safe_file_name(raw: str | None) -> str | None:
     """The last path component of a client's file name, without control characters, at most 255
     characters; None for nothing usable. Only ever metadata: blobs are stored by hash."""
@@ -234,7 +240,7 @@ def _keep_and_check(ctx: WebContext, data: bytes, *, channel: str, sender: str |
                     extra: dict[str, Any]) -> Accepted:
     name = safe_file_name(raw_name)
     if raw_name is not None and raw_name != name:
-        extra = {**extra, "original_file_name": raw_name[:1024]}
+        extra = {**extra, "original_file_name": visible(raw_name[:1024])}
     item = receive(ctx.db, data, channel=channel, sender=sender, file_name=name, extra=extra or None)
     try:  # for the response only: the stored item goes through the process job like any other
         result = ctx.validation_engine().validate(data, name or "", receipt_date=receipt_date(item.received_at))
@@ -255,7 +261,7 @@ def client_extra(request: Request, **more: Any) -> dict[str, Any]:
     client = request.client
     extra = {"user_agent": (request.headers.get("user-agent") or "")[:512] or None,
              "client": client.host if client else None}
-    extra.update(more)
+    extra.update({key: visible(value) if isinstance(value, str) else value for key, value in more.items()})
     return {key: value for key, value in extra.items() if value is not None}
 
 

@@ -38,17 +38,19 @@ from __future__ import annotations
 
 import base64
 import email
+import email.parser
 import email.policy
 import email.utils
 import hashlib
 import io
 import logging
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+
+from ...config import setting
 
 log = logging.getLogger("einvoice.intake.mail")
 
@@ -68,7 +70,7 @@ class MailTooLarge(ValueError):
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
+    raw = setting(name, "").strip()
     if not raw:
         return default
     try:
@@ -195,6 +197,7 @@ def _header(message, name: str) -> str | None:
     if value is None:
         return None
     text = " ".join(str(value).split())
+    text = "".join(ch for ch in text if ch.isprintable())  # no NUL or other controls (PostgreSQL refuses NUL)
     return text[:998] or None
 
 
@@ -210,7 +213,8 @@ def _addresses(message, name: str) -> list[str]:
 
 
 def _plausible_address(address: str | None) -> bool:
-    if not address or len(address) > 320 or any(ch in address for ch in "\r\n\t <>,;\"()"):
+    if not address or len(address) > 320 or any(ch in address for ch in "\r\n\t <>,;\"()") \
+            or not address.isprintable():
         return False
     local, _, domain = address.rpartition("@")
     return bool(local) and "." in domain and not domain.startswith(".")
@@ -489,8 +493,15 @@ def parse_mail(raw: bytes, limits: MailLimits | None = None, *, envelope_from: s
     limits = limits or MailLimits.from_env()
     if len(raw) > limits.max_message_bytes:
         raise MailTooLarge(f"the message has {len(raw)} bytes, at most {limits.max_message_bytes} are taken")
-    message = email.message_from_bytes(raw, policy=email.policy.default)
     notes: list[dict] = []
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        readable = True
+    except RecursionError:  # the stdlib parser recurses once per multipart level: keep the mail, unread
+        message = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
+        readable = False
+        notes.append({"code": "mime-too-deep", "file": None,
+                      "detail": "the MIME structure is nested too deeply to be read; the message is kept unread"})
     froms = _addresses(message, "From")
     reply_tos = _addresses(message, "Reply-To")
     sender = froms[0] if froms else None
@@ -511,7 +522,7 @@ def parse_mail(raw: bytes, limits: MailLimits | None = None, *, envelope_from: s
                         no_notify_reason=reason, date=date, notes=notes)
 
     attachments: list[Part] = []
-    for index, leaf in enumerate(_leaves(message, limits, notes)):
+    for index, leaf in enumerate(_leaves(message, limits, notes) if readable else ()):
         data = _decoded(leaf)
         if _is_body(leaf, message):
             if BODY_INVOICE.search(data):
@@ -520,6 +531,8 @@ def parse_mail(raw: bytes, limits: MailLimits | None = None, *, envelope_from: s
         if not data:
             continue
         ctype = leaf.get_content_type()
+        if not ctype.isprintable():  # e.g. a NUL in the header: no type worth keeping
+            ctype = "application/octet-stream"
         try:
             original = leaf.get_filename()
         except Exception:
@@ -547,7 +560,23 @@ def parse_mail(raw: bytes, limits: MailLimits | None = None, *, envelope_from: s
 
     _choose_candidates(parsed, parts)
     parsed.parts = parts
+    defects = _defects(message, limits) if readable else []
+    if defects:  # what the parser had to repair or skip (a lost boundary hides attachments): say so
+        notes.append({"code": "mime-defects", "file": None, "detail": ", ".join(defects)})
     return parsed
+
+
+def _defects(message, limits: MailLimits) -> list[str]:
+    """The names of the email parser's defects in the message and its parts (iterative, bounded)."""
+    names, stack, seen = [], [(message, 0)], 0
+    while stack and seen < 2 * limits.max_parts:
+        part, depth = stack.pop()
+        seen += 1
+        names += [type(defect).__name__ for defect in getattr(part, "defects", ())]
+        payload = part.get_payload() if part.is_multipart() and depth < limits.max_depth else None
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload if not isinstance(child, str))
+    return list(dict.fromkeys(names))
 
 
 def _choose_candidates(parsed: ParsedMail, parts: list[Part]) -> None:

@@ -136,7 +136,10 @@ class DeadlineFacts:
 
     @property
     def skonto_terms(self) -> list[Term]:
-        return [t for t in self.terms if t.is_skonto] if self.is_payable else []
+        # a discount above the amount due (PROZENT=99999999999999999999.00 passes BR-DE-18) is no offer to
+        # plan with: a person captures it (manual), and its cents never overflow a database integer
+        return [t for t in self.terms if t.is_skonto and t.percent <= 100 and t.discount <= self.payable] \
+            if self.is_payable else []
 
     @property
     def offered(self) -> Term | None:

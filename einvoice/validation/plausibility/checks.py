@@ -37,6 +37,14 @@ def _date(text: str | None, kind: DocumentKind) -> date | None:
         return None
 
 
+def _plus_days(day: date, days: int) -> date | None:
+    """``day`` + ``days``; None beyond the calendar (year 9999, TAGE=99999999999): never an OverflowError."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def check_leitweg(value: str | None) -> Finding | None:
     if not value:
         return None  # absence is BR-DE-15's business
@@ -72,13 +80,16 @@ def check_dates(values: CheckedValues, kind: DocumentKind, today: date) -> list[
     found = []
     issued = _date(values.issue_date, kind)
     due = _date(values.due_date, kind)
-    if issued and issued > today + timedelta(days=1):
+    if values.issue_date and issued is None:  # CII-DT-097 checks only the form: 20260230 passes
+        found.append(_warn("EINVOICE-ISSUE-DATE", f"Rechnungsdatum (BT-2) {values.issue_date!r} ist kein gültiges "
+                           "Kalenderdatum / invoice date is not a calendar date", "BT-2"))
+    if issued and issued > (_plus_days(today, 1) or date.max):
         found.append(_warn("EINVOICE-ISSUE-DATE", f"Rechnungsdatum (BT-2) {issued} liegt in der Zukunft / "
                            "invoice date is in the future", "BT-2"))
     if issued and due and due < issued:
         found.append(_warn("EINVOICE-DUE-DATE", f"Fälligkeitsdatum (BT-9) {due} liegt vor dem Rechnungsdatum "
                            f"{issued} / due date before invoice date", "BT-9"))
-    if issued and due and due > issued + timedelta(days=365):
+    if issued and due and due > (_plus_days(issued, 365) or date.max):
         found.append(_warn("EINVOICE-DUE-DATE", f"Fälligkeitsdatum (BT-9) {due} liegt mehr als ein Jahr nach dem "
                            f"Rechnungsdatum / due date more than a year after the invoice date", "BT-9"))
     found.extend(_check_skonto(values.payment_terms, issued, due))
@@ -97,8 +108,9 @@ def _check_skonto(terms: str | None, issued: date | None, due: date | None) -> l
         if percent > MAX_SKONTO_PERCENT or not 0 < days <= MAX_SKONTO_DAYS:
             found.append(_warn("EINVOICE-SKONTO", f"Skonto {percent:.2f} % in {days} Tagen ist unplausibel / "
                                f"implausible cash discount terms", "BT-20"))
-        if issued and due and issued + timedelta(days=days) > due:
-            found.append(_warn("EINVOICE-SKONTO", f"Skontofrist ({issued + timedelta(days=days)}) endet nach der "
+        deadline = _plus_days(issued, days) if issued else None
+        if issued and due and (deadline is None or deadline > due):
+            found.append(_warn("EINVOICE-SKONTO", f"Skontofrist ({deadline or 'nach dem Jahr 9999'}) endet nach der "
                                f"Fälligkeit ({due}) / discount deadline after the due date", "BT-20"))
     return found
 

@@ -18,5 +18,17 @@ def _text(state) -> str:
     return etree.tostring(state.tree, encoding="unicode")
 
 
+class SaxonParseError(ValueError):
+    """Saxon's XML parser refused a document lxml accepted: one of its limits, e.g. JAXP's 200 attributes
+    (namespace declarations count) per element. The engine reports it as EINVOICE-PARSE, not as an
+    internal error."""
+
+
 def parse_into_saxon(state):
-    return artefacts.document_builder().parse_xml(xml_text=_text(state))
+    from saxonche import PySaxonApiError
+
+    try:
+        return artefacts.document_builder().parse_xml(xml_text=_text(state))
+    except PySaxonApiError as exc:
+        detail = " ".join(str(exc).split())
+        raise SaxonParseError(f"the XML parser of the rule engine (Saxon) refused the document: {detail}") from exc
