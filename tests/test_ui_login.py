@@ -188,3 +188,23 @@ def test_users_cli_sets_a_password_and_lists(world, monkeypatch, capsys):
     assert main(["users", "list"]) == 0
     listing = capsys.readouterr().out
     assert "b\tPerson B\tapprover\t66\taktiv\tPasswort gesetzt" in listing and "kein Passwort" in listing
+
+
+def test_trusted_header_sso_behind_a_proxy_that_sets_x_forwarded_for(world, monkeypatch):
+    """As `einvoice serve` runs the app: forwarded headers applied, the proxy's own address still checked."""
+    from fastapi.testclient import TestClient
+
+    from einvoice.web.app import create_app
+    from einvoice.web.peer import behind_proxies
+
+    monkeypatch.setenv("EINVOICE_TRUSTED_USER_HEADER", "X-Remote-User")
+    monkeypatch.setenv("EINVOICE_TRUSTED_PROXIES", "testclient")  # TestClient's peer address is "testclient"
+    app = behind_proxies(create_app(settings=world.db.settings, db=world.db), "testclient")
+    client = TestClient(app, follow_redirects=False)
+    forwarded = {"X-Remote-User": "a", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    assert client.get("/login", headers=forwarded).status_code == 303  # the proxy vouches for the user
+    monkeypatch.setenv("EINVOICE_TRUSTED_PROXIES", "10.0.0.1")
+    forged = TestClient(behind_proxies(create_app(settings=world.db.settings, db=world.db), "10.0.0.1"),
+                        follow_redirects=False)
+    # a client naming a trusted proxy in X-Forwarded-For is still not one
+    assert forged.get("/login", headers={**forwarded, "X-Forwarded-For": "10.0.0.1"}).status_code == 200

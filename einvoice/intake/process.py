@@ -4,9 +4,9 @@ Steps, each its own short transaction (nothing is held locked while validating o
 
 1. ``received``: the same file (SHA-256) as an earlier item → ``duplicate``, linked to the first.
    Otherwise the stored bytes are validated with the `ValidationEngine`; the report
-   (`ValidationResult.to_dict()`) is stored and the item goes to ``validated`` (official verdict
-   valid) or ``rejected`` (findings kept; ``triage`` says whether a person should look:
-   ``review``).
+   (`ValidationResult.to_dict()`, with ``timings_ms``: per step and the wall time ``total``, which
+   /metrics reads) is stored and the item goes to ``validated`` (official verdict valid) or
+   ``rejected`` (findings kept; ``triage`` says whether a person should look: ``review``).
 2. ``validated``: `read_invoice` builds the EN 16931 model, stored as JSON
    (`einvoice.formats.export.to_dict`); the same seller + invoice number + issue year as an earlier
    item → ``duplicate``, linked to the first; otherwise → ``parsed``, and the ``route`` job
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -161,8 +162,10 @@ def _validate_step(db: Database, item_id: int, engine, actor: str) -> None:
         from ..validation import ValidationEngine
 
         engine = ValidationEngine(db.settings)
+    started = time.perf_counter()
     result = validate_bytes(engine, data, file_name, receipt_date(received_at))
-    report = result.to_dict()
+    report = result.to_dict(timings=True)  # per step, and the wall time in "total" (einvoice.web.metrics)
+    report.setdefault("timings_ms", {})["total"] = round((time.perf_counter() - started) * 1000, 3)
 
     with db.transaction() as session:
         item = _lock(session, item_id)

@@ -24,6 +24,7 @@ from ...config import setting
 from ...store.masterdata_models import User
 from ...store.types import utcnow
 from ..context import get_ctx
+from ..peer import peer_host
 from .csrf import checked_form
 from .passwords import authenticate
 from .render import page
@@ -73,7 +74,7 @@ async def _sso(request: Request) -> User | None:
     if not header:
         return None
     proxies = {p.strip() for p in (setting(PROXIES_ENV) or "127.0.0.1").split(",") if p.strip()}
-    client = request.client.host if request.client else None
+    client = peer_host(request.scope)  # the connection's address (the proxy), not X-Forwarded-For's
     username = request.headers.get(header, "").strip()
     if not username or client not in proxies:
         return None
