@@ -25,7 +25,6 @@ import http.client
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,21 +37,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # tests/pg.py: the throwaway PostgreSQL cluster
+sys.path.insert(0, str(ROOT / "tests"))  # tests/pg.py (PostgreSQL cluster), tests/procs.py (processes)
 sys.path.insert(0, str(ROOT / "bench"))  # bench/workflow.py: the invoice mix
 
 from sqlalchemy import select  # noqa: E402
 
 from einvoice.samples.generate import cii_invoice, ubl_invoice  # noqa: E402
+from procs import free_port, prepare, start, wait_http  # noqa: E402,F401  (tests/procs.py: the processes)
 from workflow import commit  # noqa: E402  (bench/workflow.py: git commit with a dirty-tree note)
 
 MASTERDATA = ROOT / "rules" / "routing" / "example-masterdata"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def invoices(n: int) -> list[tuple[str, bytes]]:
@@ -71,44 +65,6 @@ def invoices(n: int) -> list[tuple[str, bytes]]:
                     supplier=supplier, order=rnd.choice(ORDERS[supplier]), leitweg_id=rnd.choice(LEITWEG[supplier]))
         out.append((f"{number}.xml", data))
     return out
-
-
-def prepare(url: str, data_dir: Path) -> None:
-    from einvoice.config import load_settings
-    from einvoice.routing.masterdata import import_folder
-    from einvoice.routing.matching.rules import seed_rules
-    from einvoice.routing.workflow.definitions import load_file, replace_workflows
-    from einvoice.store.db import Database
-    from einvoice.store.migrate import upgrade
-
-    os.environ["EINVOICE_DATA_DIR"] = str(data_dir)
-    os.environ["EINVOICE_DATABASE_URL"] = url
-    upgrade(url)
-    db = Database(url, settings=load_settings())
-    with db.transaction() as session:
-        result = import_folder(session, MASTERDATA, actor="system:bench")
-        seed_rules(session, actor="system:bench")
-        replace_workflows(session, load_file())
-    db.dispose()
-    return result
-
-
-def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "einvoice.cli", *args], env=env, cwd=ROOT,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def wait_http(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the web server did not answer on port {port} within {timeout} s")
 
 
 def post_all(port: int, files: list[tuple[str, bytes]], concurrency: int) -> tuple[float, list[int]]:

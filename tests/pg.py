@@ -187,7 +187,7 @@ def db_url(request, tmp_path):
 def make_settings(data_dir: Path, url: str):
     from einvoice.config import load_settings
 
-    return replace(load_settings(), data_dir=data_dir, database_url=url, job_max_attempts=3,
+    return replace(load_settings(), data_dir=data_dir, database_url=url, job_max_attempts=3, notice_max_attempts=3,
                    job_lease_seconds=30.0, job_retry_seconds=0.0, worker_poll_seconds=0.05)
 
 

@@ -44,6 +44,7 @@ def test_every_settings_field_can_come_from_the_file(toml, tmp_path, monkeypatch
         max_pdf_bytes = 2000
         [jobs]
         max_attempts = 2
+        notice_max_attempts = 20
         lease_seconds = 10.5
         retry_seconds = 0
         poll_seconds = 0.5

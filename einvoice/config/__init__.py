@@ -62,6 +62,7 @@ class Settings:
     # storage and jobs (einvoice.store, einvoice.jobs)
     database_url: str | None = None  # EINVOICE_DATABASE_URL; None: SQLite file in data_dir
     job_max_attempts: int = 5  # EINVOICE_JOB_MAX_ATTEMPTS: a job failing this often is dead
+    notice_max_attempts: int = 16  # EINVOICE_NOTICE_MAX_ATTEMPTS: mail notices outlast a relay outage (~9 h)
     job_lease_seconds: float = 300.0  # EINVOICE_JOB_LEASE_SECONDS: claim lease, renewed while a job runs
     job_retry_seconds: float = 30.0  # EINVOICE_JOB_RETRY_SECONDS: first retry delay, doubled per attempt
     worker_poll_seconds: float = 2.0  # EINVOICE_WORKER_POLL_SECONDS: idle worker polls this often
@@ -100,6 +101,7 @@ class Settings:
 FIELDS = {
     "max_xml_bytes": "EINVOICE_MAX_XML_BYTES", "max_pdf_bytes": "EINVOICE_MAX_PDF_BYTES",
     "database_url": "EINVOICE_DATABASE_URL", "job_max_attempts": "EINVOICE_JOB_MAX_ATTEMPTS",
+    "notice_max_attempts": "EINVOICE_NOTICE_MAX_ATTEMPTS",
     "job_lease_seconds": "EINVOICE_JOB_LEASE_SECONDS", "job_retry_seconds": "EINVOICE_JOB_RETRY_SECONDS",
     "worker_poll_seconds": "EINVOICE_WORKER_POLL_SECONDS", "match_min_confidence": "EINVOICE_MATCH_MIN_CONFIDENCE",
     "bundesland": "EINVOICE_BUNDESLAND", "payment_days": "EINVOICE_PAYMENT_DAYS",

@@ -152,8 +152,16 @@ def send_mail(relay: RelaySettings, message: EmailMessage, recipients: list[str]
 
 
 def enqueue_notice(session: Session, kind: NoticeKind | str, *, item_id: int | None = None,
-                   mail_message_id: int | None = None, max_attempts: int = 5) -> Job:
-    """Queue a notice in the caller's transaction (the one that makes the transition causing it)."""
+                   mail_message_id: int | None = None, max_attempts: int | None = None) -> Job:
+    """Queue a notice in the caller's transaction (the one that makes the transition causing it).
+
+    ``max_attempts`` defaults to ``EINVOICE_NOTICE_MAX_ATTEMPTS`` (16: with the default backoff of 30 s doubled
+    up to an hour, a notice outlasts about 9 hours of relay outage before it is dead and listed for an admin).
+    """
+    if max_attempts is None:
+        from ..config import load_settings
+
+        max_attempts = load_settings().notice_max_attempts
     kind = NoticeKind(kind)
     if (item_id is None) == (mail_message_id is None):
         raise ValueError("a notice is about an item or about a mail message")

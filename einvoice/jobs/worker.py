@@ -6,7 +6,9 @@ due. Any number of worker processes may run against PostgreSQL; on SQLite run on
 
 While a handler runs, a heartbeat thread renews the lease every third of its length. A worker that
 is killed stops renewing; when the lease runs out another worker takes the job over (a new
-attempt), and the handler's idempotency makes the second run finish the work exactly once.
+attempt), and the handler's idempotency makes the second run finish the work exactly once. When the
+database is away, the loop logs and waits instead of dying; a job's outcome that cannot be recorded is
+tried again while the lease lasts, so the job does not sit leased to a live worker after the outage.
 """
 
 from __future__ import annotations
@@ -74,9 +76,26 @@ def run_job(ctx: JobContext, job) -> str | None:
         error = traceback.format_exc()
         heartbeat.stop()
         log.warning("job %s (%s, item %s) attempt %d failed:\n%s", job.id, job.kind, job.item_id, job.attempts, error)
-        return queue.fail(ctx.db, job.id, ctx.worker_id, error)
+        return _record_outcome(ctx, job, lambda: queue.fail(ctx.db, job.id, ctx.worker_id, error))
     heartbeat.stop()
-    return "done" if queue.complete(ctx.db, job.id, ctx.worker_id) else None
+    return "done" if _record_outcome(ctx, job, lambda: queue.complete(ctx.db, job.id, ctx.worker_id)) else None
+
+
+def _record_outcome(ctx: JobContext, job, record):
+    """``record()`` the job's outcome; while the database is away, try again (0.5, 1, 2 … s) for as long as
+    the lease lasts, so that a job in hand when the connection was lost goes back to the queue when the
+    database returns instead of staying leased to this worker until the lease runs out."""
+    delay, deadline = 0.5, time.monotonic() + ctx.db.settings.job_lease_seconds
+    while True:
+        try:
+            return record()
+        except DBAPIError:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("job %s: recording its outcome failed (database unavailable), trying again in %.1f s",
+                        job.id, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_SECONDS)
 
 
 def run_periodic(ctx: JobContext, last_run: dict[str, float]) -> None:

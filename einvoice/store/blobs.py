@@ -7,14 +7,19 @@ renamed onto its final name (atomic on POSIX) and the folder is fsynced, so afte
 the blob survives a crash or power loss, and a reader never sees a half-written blob. Storing the
 same bytes twice is a no-op (a damaged copy is replaced by the good bytes). Blobs are made read-only. Reading verifies the hash: a blob whose
 content no longer matches its name raises `BlobCorruptError` instead of handing out wrong bytes.
+
+A full disk (``ENOSPC``, ``EDQUOT``, ``EFBIG``) raises `StorageFull` after the temporary file is removed:
+nothing half-written stays; callers answer "try again later" (web intake 503, SMTP 452).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +37,33 @@ class BlobNotFoundError(BlobError, FileNotFoundError):
 
 class BlobCorruptError(BlobError):
     """The stored bytes do not match their SHA-256 (disk corruption or tampering)."""
+
+
+class StorageFull(BlobError, OSError):
+    """No space left for a blob: nothing of it was kept; the same bytes can be stored once there is space."""
+
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_storage_full(exc: BaseException | None, depth: int = 0) -> bool:
+    """``exc`` or an exception in its chain is a full disk or quota, or a full database (SQLITE_FULL, 53100)."""
+    if exc is None or depth > 20:
+        return False
+    if isinstance(exc, StorageFull) or (isinstance(exc, OSError) and exc.errno in FULL_ERRNOS) \
+            or getattr(exc, "sqlite_errorcode", None) == 13 or getattr(exc, "sqlstate", None) == "53100":
+        return True
+    return is_storage_full(exc.__cause__ or exc.__context__ or getattr(exc, "orig", None), depth + 1)
+
+
+@contextmanager
+def _full_is_storage_full(root: Path):
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise StorageFull(exc.errno, f"no space left in the blob store {root}: {exc.strerror or exc}") from exc
+        raise
 
 
 def sha256_hex(data: bytes) -> str:
@@ -78,6 +110,10 @@ class BlobStore:
 
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
         """Store a (large) stream durably without holding it in memory; return (SHA-256, size)."""
+        with _full_is_storage_full(self.root):
+            return self._put_stream(stream)
+
+    def _put_stream(self, stream: BinaryIO) -> tuple[str, int]:
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
@@ -107,6 +143,10 @@ class BlobStore:
             raise
 
     def _put_chunks(self, chunks: list[bytes], sha: str) -> str:
+        with _full_is_storage_full(self.root):
+            return self._write_chunks(chunks, sha)
+
+    def _write_chunks(self, chunks: list[bytes], sha: str) -> str:
         target = self.path_for(sha)
         if target.is_file() and self.verify(sha):
             return sha  # already there and intact (a damaged copy is replaced below)

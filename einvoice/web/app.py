@@ -7,14 +7,19 @@ Routes (see `pages` and `api`):
 - ``GET /api/v1/invoices``, ``GET /api/v1/invoices/{id}``: read API (``Authorization: Bearer``
   ``EINVOICE_API_TOKEN``; 503 while unset).
 - ``GET /status/{id}/{token}``: the supplier's status page.
-- ``GET /healthz``: the database answers (and the in-process worker runs, where there is one).
+- ``GET /healthz``: the database answers (and the in-process worker runs, where there is one);
+  ``/livez``, ``/readyz``, ``/metrics`` (Prometheus): see `ops`.
 
 Security: body limits per route that stop reading early (`middleware.BodyLimitMiddleware`),
 file names kept only as metadata, autoescaped templates, ``X-Content-Type-Options: nosniff`` and a
 strict Content-Security-Policy (no script at all; the one inline stylesheet by hash) on every
 response, ``Referrer-Policy: no-referrer`` (status links carry their token), no stack trace to
 any client (a 500 names an error reference that is in the log with the traceback), and no GET
-changes anything. The anonymous upload form needs no CSRF token: it only adds items.
+changes anything. The anonymous upload form needs no CSRF token: it only adds items. A full disk
+under the blob store answers 503 with ``Retry-After`` (`store.blobs.StorageFull`: nothing half-written
+kept), an id beyond 64 bits in a path 404 (`path_ids`) instead of a database error. A database that
+is away (``OperationalError``: restart, network, connections refused) answers 503 with ``Retry-After``
+and a German "nothing was kept, send again" (its transaction was rolled back), not a 500.
 No API docs pages (they would load third-party scripts); the schema is at ``/api/v1/openapi.json``.
 
 ``worker=True`` runs an in-process worker thread (`einvoice.jobs.run_worker`) for the lifetime of
@@ -29,14 +34,17 @@ import threading
 import uuid
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Scope
 
 from ..config import Settings
+from ..store.blobs import StorageFull, is_storage_full
 from ..store.db import Database
 from .api import _too_large_body, read_router
 from .api import router as api_router
@@ -50,6 +58,9 @@ from .api_masterdata import router as masterdata_router
 from .api_matching import router as matching_router
 from .api_payments import router as payments_router
 from .api_workflow import router as workflow_router
+from .ops import router as ops_router
+from .pages import STORAGE_FULL_TEXT
+from .path_ids import ids_in_range
 from .pages import router as pages_router
 from .templates import css_hash, environment
 
@@ -71,7 +82,7 @@ def security_headers() -> dict[str, str]:
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith("/api/") or path == "/healthz"
+    return path.startswith("/api/") or path in ("/healthz", "/livez", "/readyz", "/metrics")
 
 
 HTTP_TEXTS = {
@@ -80,6 +91,8 @@ HTTP_TEXTS = {
     405: ("Nicht erlaubt", "Diese Aktion ist für diese Adresse nicht vorgesehen."),
     413: ("Zu groß", "Die hochgeladenen Dateien sind zusammen zu groß. Bitte laden Sie weniger oder kleinere "
                      "Dateien auf einmal hoch. Es wurde nichts gespeichert."),
+    503: ("Vorübergehend nicht erreichbar", "Der Dienst ist gerade nicht erreichbar (Datenbank). Es wurde nichts "
+                                            "gespeichert. Bitte versuchen Sie es in einigen Minuten noch einmal."),
     500: ("Technischer Fehler", "Es ist ein technischer Fehler aufgetreten. Bitte versuchen Sie es später noch "
                                 "einmal. Falls Sie Dateien hochgeladen haben: prüfen Sie über die Statuslinks, "
                                 "ob sie eingegangen sind, bevor Sie sie erneut senden."),
@@ -124,9 +137,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                 await asyncio.to_thread(ctx.worker.join, WORKER_STOP_SECONDS)
 
     app = FastAPI(title="einvoice", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url="/api/v1/openapi.json", debug=False)
+                  openapi_url="/api/v1/openapi.json", debug=False,
+                  dependencies=[Depends(ids_in_range)])  # an id beyond 64 bits: 404, not a database error
     app.state.web = ctx
     app.include_router(pages_router)
+    app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(read_router)
     for stage_router in (masterdata_router, matching_router, workflow_router, deadlines_router, bookings_router,
@@ -144,6 +159,42 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         response = too_large(request.scope, exc)
         response.headers["connection"] = "close"
         return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnected(request: Request, exc: ClientDisconnect):
+        # a client gone mid-body (or a Content-Length larger than what it sent): a warning, not a 500 traceback
+        from .middleware import request_facts
+
+        log.warning("the client disconnected before its request body was complete; nothing kept: %s",
+                    ", ".join(f"{key}={value!r}" for key, value in request_facts(request.scope).items() if value))
+        return Response(status_code=400)  # never delivered: nobody is listening any more
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError):
+        # the database is away (restart, network, connections refused) or busy: its transaction was rolled
+        # back, so 503 "nothing kept, send again" instead of a 500 (tests/test_faults_db_outage.py)
+        reference = uuid.uuid4().hex[:12]
+        log.error("error %s on %s %s: database unavailable: %s", reference, request.method, request.url.path,
+                  " ".join(str(exc.orig or exc).split())[:300])
+        headers = {"Retry-After": "60"}
+        if _is_api(request.url.path):
+            return JSON({"error": "database unavailable", "reference": reference,
+                         "message_de": HTTP_TEXTS[503][1]}, status_code=503, headers=headers)
+        return _html_error(ctx, request, 503, reference=reference, headers=headers)
+
+    @app.exception_handler(StorageFull)
+    async def storage_full(request: Request, exc: Exception):
+        # the blob store's disk is full (store.blobs): nothing half-written was kept; the sender tries again
+        reference = uuid.uuid4().hex[:12]
+        log.error("error %s on %s %s: storage full, answered 503: %s", reference, request.method, request.url.path,
+                  exc)
+        headers = {"Retry-After": "300", **security_headers()}  # also from server_error, outside the middleware
+        if _is_api(request.url.path):
+            return JSON({"error": "storage full", "reference": reference, "message_de": STORAGE_FULL_TEXT},
+                        status_code=503, headers=headers)
+        page = ctx.render("error.html", request, title="Vorübergehend nicht möglich", text=STORAGE_FULL_TEXT,
+                          reference=reference)
+        return HTMLResponse(page, status_code=503, headers=headers)
 
     @app.exception_handler(AuthError)
     async def auth_error(request: Request, exc: AuthError):
@@ -165,6 +216,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
+        if is_storage_full(exc):  # e.g. the temporary file of a multipart upload on a full disk
+            return await storage_full(request, exc)
         reference = uuid.uuid4().hex[:12]
         log.error("error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
         # this handler runs outside the other middleware: the security headers are set here

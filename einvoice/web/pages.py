@@ -1,4 +1,4 @@
-"""The public pages: the supplier upload form with its receipt, the status page, and ``/healthz``.
+"""The public pages: the supplier upload form with its receipt and the status page (``/healthz`` is in `ops`).
 
 ``POST /upload`` keeps every file through `intake.receive` (channel ``upload``), runs the cheap
 immediate check on the bytes in hand for the receipt only, and answers at once: the stored items go
@@ -16,12 +16,13 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select, text
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from ..store.blobs import StorageFull
 from ..store.models import AuditEvent, Channel, IntakeItem, ItemState, ValidationReport
 from .context import (
     JSON, MAX_UPLOAD_FILES, TooLarge, WebContext, client_extra, get_ctx, keep_and_check, log_refused_file,
@@ -36,6 +37,10 @@ MAX_EMAIL = 254
 STEPS = [(code, PUBLIC_LABELS[code]) for code in ("received", "checking", "accepted", "in_approval",
                                                    "payment_released")]
 NO_STORE = {"Cache-Control": "no-store"}
+STORAGE_FULL_TEXT = ("Der Speicher des Rechnungseingangs ist im Moment voll. Es wurde nichts gespeichert. Bitte "
+                     "versuchen Sie es später noch einmal.")
+STORAGE_FULL_FILE = ("Der Speicher des Rechnungseingangs ist im Moment voll: diese Datei wurde nicht gespeichert. "
+                     "Bitte senden Sie sie später noch einmal.")
 
 
 def _limits(ctx: WebContext) -> dict:
@@ -85,7 +90,7 @@ async def upload(request: Request):
             return _form_page(request, ctx, status_code=400, email=email, files_error=files_error,
                               email_error=email_error)
         sender = email or None
-        entries = []
+        entries, storage_full = [], False
         for upload_file in uploads:
             shown_name = safe_file_name(upload_file.filename)
             data = await read_upload(ctx, upload_file)
@@ -101,9 +106,15 @@ async def upload(request: Request):
                 entries.append({"file_name": shown_name, "item_id": None,
                                 "refusal": "Die Datei ist leer. Sie wurde nicht gespeichert."})
                 continue
-            accepted = await keep_and_check(ctx, data, channel=Channel.UPLOAD.value, sender=sender,
-                                            raw_name=upload_file.filename,
-                                            extra=client_extra(request, content_type=upload_file.content_type))
+            try:
+                accepted = await keep_and_check(ctx, data, channel=Channel.UPLOAD.value, sender=sender,
+                                                raw_name=upload_file.filename,
+                                                extra=client_extra(request, content_type=upload_file.content_type))
+            except StorageFull as exc:  # this file is not kept; those before it are (their receipts stay)
+                log_refused_file(request, reason=f"storage full: {exc}", file_name=upload_file.filename, sender=sender)
+                entries.append({"file_name": shown_name, "item_id": None, "refusal": STORAGE_FULL_FILE})
+                storage_full = True
+                continue
             item = accepted.item
             entries.append({
                 "file_name": item.file_name, "item_id": item.id, "received": german_time(item.received_at),
@@ -118,7 +129,9 @@ async def upload(request: Request):
     received = next((entry["received"] for entry in entries if entry.get("item_id")), "")
     page = ctx.render("receipt.html", request, entries=entries, accepted=accepted_count,
                       refused=len(entries) - accepted_count, received=received)
-    return HTMLResponse(page, status_code=200 if accepted_count else 400, headers=NO_STORE)
+    status = 200 if accepted_count else 503 if storage_full else 400
+    retry = {"Retry-After": "300"} if status == 503 else {}
+    return HTMLResponse(page, status_code=status, headers={**NO_STORE, **retry})
 
 
 # --- status page -----------------------------------------------------------------------------------
@@ -171,24 +184,3 @@ async def status_page(item_id: str, token: str, request: Request):
 @router.get("/favicon.ico", include_in_schema=False)
 async def favicon():
     return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})  # no icon; browsers ask anyway
-
-
-# --- health ------------------------------------------------------------------------------------------
-
-def _database_ok(ctx: WebContext) -> bool:
-    try:
-        with ctx.db.read() as session:
-            session.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
-@router.get("/healthz")
-async def healthz(request: Request):
-    ctx = get_ctx(request)
-    database = await run_in_threadpool(_database_ok, ctx)
-    body = {"status": "ok" if database else "error", "database": "ok" if database else "error"}
-    if ctx.worker is not None:
-        body["worker"] = "running" if ctx.worker.is_alive() else "stopped"
-    return JSON(body, status_code=200 if database else 503, headers=NO_STORE)

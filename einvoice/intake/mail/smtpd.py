@@ -4,10 +4,10 @@ Answers **250 only after the message is durably stored**: the .eml and attachmen
 store and the ledger row, the items and the receipts are committed (`store_mail`, run in a thread so
 the event loop keeps serving other connections). A failure to store answers ``451`` (the sending
 server keeps the message and tries again; the ledger's SHA-256/Message-ID keys make the retry of a
-message that was in fact stored an ``already-imported`` no-op). Mail larger than the limit gets
-``552`` (at MAIL FROM when the client announces SIZE, else after DATA), recipients outside the
-configured domains ``550`` at RCPT TO, and, if ``EINVOICE_SMTPD_ALLOWED_PEERS`` is set, clients from
-other addresses ``550`` at MAIL FROM.
+message that was in fact stored an ``already-imported`` no-op), a full disk ``452 4.3.1`` (likewise).
+Mail larger than the limit gets ``552`` (at MAIL FROM when the client announces SIZE, else after
+DATA), recipients outside the configured domains ``550`` at RCPT TO, and, if
+``EINVOICE_SMTPD_ALLOWED_PEERS`` is set, clients from other addresses ``550`` at MAIL FROM.
 
 The bytes are stored exactly as received (no trace header is added, so the SHA-256 of the archived
 .eml is that of what the forwarding server sent); the envelope (MAIL FROM, RCPT TO) is kept in the
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from ...config import environ as settings_env
+from ...store.blobs import StorageFull
 from ...store.db import Database
 from .message import MailLimits, MailTooLarge
 from .store import store_mail
@@ -115,6 +116,10 @@ class IntakeHandler:
                 recipients=list(envelope.rcpt_tos), limits=self.limits, actor="intake:smtp"))
         except MailTooLarge as exc:
             return f"552 5.3.4 {exc}"
+        except StorageFull as exc:  # nothing half-written was kept (store.blobs): the sender tries again later
+            log.error("storing a message from %s (peer %s) failed, storage full: answered 452: %s", envelope.mail_from,
+                      session.peer, exc)
+            return "452 4.3.1 Insufficient system storage, please try again later"
         except Exception:
             log.exception("storing a message from %s (peer %s) failed: answered 451", envelope.mail_from, session.peer)
             return "451 4.3.0 Temporary failure: the message was not stored, please try again later"

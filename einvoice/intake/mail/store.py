@@ -196,14 +196,14 @@ def _record(db: Database, raw: bytes, parsed: ParsedMail, message_sha: str, *, c
             result.item_ids.append(item.id)
             if parsed.notify_to:
                 enqueue_notice(session, NoticeKind.RECEIPT, item_id=item.id,
-                               max_attempts=db.settings.job_max_attempts)
+                               max_attempts=db.settings.notice_max_attempts)
                 result.notices.append(f"receipt:item:{item.id}")
         row.item_count = len(result.item_ids)
         if not parsed.candidates:
             row.outcome = result.outcome = MailOutcome.NO_INVOICE.value
             if parsed.notify_to:
                 enqueue_notice(session, NoticeKind.NO_INVOICE, mail_message_id=row.id,
-                               max_attempts=db.settings.job_max_attempts)
+                               max_attempts=db.settings.notice_max_attempts)
                 result.notices.append(f"no-invoice:mail:{row.id}")
         return result
 
