@@ -17,7 +17,8 @@ number + year); ``failed`` from every state before ``exported``. ``approved → 
 reopens the Anordnung to change frozen payment data (payable amount, IBAN), which needs a new Anordnung.
 
 `transition` refuses anything not in `ALLOWED` and appends one `AuditEvent` per change (who/what,
-when, from, to, why). Audit events are append-only; nothing else changes ``IntakeItem.state``.
+when, from, to, why). Audit events are append-only and hash-chained per item (`einvoice.store.audit_chain`
+gives each its seq, prev_hash and hash when it is flushed); nothing else changes ``IntakeItem.state``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, object_session
 
+from ..store.audit_chain import link_rows, stored_details
 from ..store.models import AuditEvent, IntakeItem, ItemState
 from ..store.types import as_utc, utcnow
 
@@ -87,9 +89,12 @@ def audit(item: IntakeItem, *, actor: str, event: str, reason: str | None = None
     """Append one audit event for the item, in the item's session (also for facts that are not state changes)."""
     if not actor:
         raise ValueError("an audit event needs an actor (who or what did it)")
+    session = _session_of(item)
+    if item.id is None:
+        session.flush()  # a new item needs its id: the chain is per item
     record = AuditEvent(item_id=item.id, at=as_utc(at) if at else utcnow(), actor=actor, event=event,
-                        from_state=from_state, to_state=to_state, reason=reason, details=details)
-    _session_of(item).add(record)
+                        from_state=from_state, to_state=to_state, reason=reason, details=stored_details(details))
+    session.add(record)  # seq, prev_hash and hash are given at flush: einvoice.store.audit_chain
     return record
 
 
@@ -152,9 +157,9 @@ def transition_many(session: Session, items: list[IntakeItem], to: ItemState | s
         update(table).where(table.c.id == bindparam("b_id")).values(
             state=target.value, state_changed_at=when, version=bindparam("b_version")),
         [{"b_id": item.id, "b_version": item.version + 1} for item in items])
-    session.execute(insert(AuditEvent), [
+    session.execute(insert(AuditEvent), link_rows(session, [
         {"item_id": item.id, "at": when, "actor": actor, "event": "transition", "from_state": item.state,
-         "to_state": target.value, "reason": reason, "details": details} for item in items])
+         "to_state": target.value, "reason": reason, "details": details} for item in items]))
     for item in items:
         session.expire(item)
     return len(items)

@@ -128,12 +128,14 @@ class IntakeItem(Base):
 
 
 class AuditEvent(Base):
-    """Who/what changed an item, when, from which state to which, and why. Never updated or deleted."""
+    """Who/what changed an item, when, from which state to which, and why. Never updated or deleted.
+    Hash-chained per item (``seq``, ``prev_hash``, ``hash``: `einvoice.store.audit_chain`)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("uq_audit_events_item_id_seq", "item_id", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("intake_items.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("intake_items.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(256))
     event: Mapped[str] = mapped_column(String(32), default="transition")
@@ -141,6 +143,9 @@ class AuditEvent(Base):
     to_state: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None]
+    seq: Mapped[int] = mapped_column(Integer)  # 1..n per item
+    prev_hash: Mapped[str] = mapped_column(String(64))  # hash of seq-1 (seq 1: the item's genesis value)
+    hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical event (audit_verify_standalone)
 
 
 class ValidationReport(Base):
@@ -221,3 +226,4 @@ def _refuse_delete(mapper, connection, target):  # noqa: ARG001
 # Alembic autogenerate and the model/migration comparison always see them
 from . import mail_models  # noqa: E402,F401
 from . import handoff_models, masterdata_models, routing_models  # noqa: E402,F401
+from . import audit_chain  # noqa: E402,F401  (links each new AuditEvent into its item's hash chain at flush)

@@ -52,6 +52,7 @@ from .auth import AuthError, StatusTokens
 from .context import JSON, WebContext
 from .middleware import BodyLimitMiddleware, BodyTooLarge, SecurityHeadersMiddleware, log_too_large
 from .api_archive import router as archive_router
+from .api_audit import router as audit_router
 from .api_bookings import router as bookings_router
 from .api_deadlines import router as deadlines_router
 from .api_masterdata import router as masterdata_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(read_router)
+    app.include_router(audit_router)  # the audit trail export: API and /rechnungen/{id}/audit.json
     for stage_router in (masterdata_router, matching_router, workflow_router, deadlines_router, bookings_router,
                          payments_router, archive_router):
         app.include_router(stage_router)

@@ -11,7 +11,8 @@ Layout (the same item always gives the same bytes, so a package can be rebuilt a
     validation/report.json      the stored validation report (ValidationResult.to_dict)
     validation/report.html      the same, readable
     audit.json                  every audit event of the item (who, when, from, to, why) up to
-                                archiving (failed attempts and the final transition stay in the database)
+                                archiving (failed attempts and the final transition stay in the database),
+                                with its hash chain (seq, prev_hash, hash: `einvoice.store.audit_chain`)
     approval.json               matching results, assignment, approval cases with steps and
                                 comments, deadline and Skonto, booking export and payment records
     metadata.json, index.xml    index data for the DMS (`metadata`)
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from ...config import Settings
 from ...formats.read import FormatError, read_invoice
+from ...store.audit_verify_standalone import format_time
 from ...store.blobs import BlobStore
 from ...store.handoff_models import ExportBatch, ExportRecord, PaymentEntry, PaymentRun
 from ...store.masterdata_models import CostCentre, OrgUnit, Supplier
@@ -199,11 +201,15 @@ def _approval(session: Session, item: IntakeItem) -> dict[str, Any]:
 def _audit(session: Session, item: IntakeItem) -> dict[str, Any]:
     # attempts to archive are not part of the package (they would make a retried package differ from the
     # one a crashed run delivered); they stay in the database's audit trail like the final transition
-    events = _rows(session, select(AuditEvent).where(AuditEvent.item_id == item.id,
-                                                     AuditEvent.event != ARCHIVE_FAILED).order_by(AuditEvent.id))
-    return {"item_id": item.id, "events": [{"id": e.id, "at": e.at, "actor": e.actor, "event": e.event,
+    # (only trailing ones are left out: the rest is the item's hash chain up to here, seq 1..n without a
+    # gap, checkable offline with `einvoice audit verify audit.json`)
+    events = _rows(session, select(AuditEvent).where(AuditEvent.item_id == item.id).order_by(AuditEvent.seq))
+    while events and events[-1].event == ARCHIVE_FAILED:
+        events.pop()
+    return {"item_id": item.id, "events": [{"id": e.id, "at": format_time(e.at), "actor": e.actor, "event": e.event,
                                             "from": e.from_state, "to": e.to_state, "reason": e.reason,
-                                            "details": e.details} for e in events]}
+                                            "details": e.details, "seq": e.seq, "prev_hash": e.prev_hash,
+                                            "hash": e.hash} for e in events]}
 
 
 def build_package(session: Session, blobs: BlobStore, item: IntakeItem, settings: Settings, *,

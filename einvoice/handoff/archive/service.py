@@ -14,7 +14,8 @@ overwrite and the failure is recorded for a person to resolve). A failed deliver
 
 `verify_all` re-reads every delivered package from its target: the files against the manifest, the
 manifest against the hash recorded at delivery, and every ``original/*`` file against the blob store
-(byte-identical to what was received). It records ``verified_at``/``verified_ok``.
+(byte-identical to what was received), and the hash chain in ``audit.json`` (intact, and equal to the
+database's events of the same seq). It records ``verified_at``/``verified_ok``.
 
 **Retention**: the blob store (`einvoice.store.blobs`) has no delete function at all: originals are
 never altered or deleted by einvoice. `retained_until` gives, for a blob, the date before which it
@@ -35,11 +36,12 @@ from sqlalchemy.orm import Session
 from ...config import Settings
 from ...intake.process import receipt_date
 from ...intake.states import audit, transition
+from ...store.audit_chain import package_problems
 from ...store.db import Database
 from ...store.handoff_models import ArchivePackage, ArchiveStatus, BatchStatus, ExportBatch, ExportRecord
 from ...store.models import IntakeItem, ItemState
 from ...store.types import utcnow
-from .manifest import MANIFEST, check_files, sha256_hex
+from .manifest import MANIFEST, check_files, parse_manifest, sha256_hex
 from .metadata import aktenzeichen, retention_until
 from .package import ARCHIVE_FAILED, Package, PackageError, build_package
 from .targets import Target, TargetError
@@ -194,6 +196,14 @@ def verify_package(db: Database, row: ArchivePackage, target: Target) -> list[st
             problems.append(f"Original im Blob-Speicher fehlt oder ist beschädigt: {digest}")
     for digest in sorted(expected - present):
         problems.append(f"Original fehlt im Paket (SHA-256 {digest})")
+    audit_json = files.get("audit.json")
+    try:
+        listed = parse_manifest(manifest or b"").get("audit.json")
+    except ValueError:
+        listed = None  # reported by check_files
+    if audit_json is not None and listed == sha256_hex(audit_json):
+        with db.read() as session:  # an intact audit.json: its hash chain, and the same hashes as the database
+            problems += package_problems(session, row.item_id, audit_json)
     return problems
 
 
