@@ -118,6 +118,7 @@ def test_token_is_bound_to_the_session_and_renewed_at_login(sec_world):
     assert token != sec_world.csrf["kasse-a"]  # a second login of the same user: another token
     assert client.post("/logout", data={"csrf": sec_world.csrf["kasse-a"]}).status_code == 403
     assert client.post("/logout", data={"csrf": token}).status_code == 303
+    sec_world.restore_sessions()
 
 
 def test_forms_carry_the_token(sec_world):

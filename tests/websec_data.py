@@ -82,6 +82,16 @@ class SecWorld:
             return http.request(method, path, headers=headers, **kwargs)
         finally:
             http.cookies.clear()
+            if method == "POST" and path == "/logout":
+                self.restore_sessions()
+
+    def restore_sessions(self) -> None:
+        """A logout voids every session of its user (users.session_epoch + 1): set the epochs back so the
+        module's prepared session cookies stay valid for the next tests."""
+        from einvoice.store.masterdata_models import User
+
+        with self.db.transaction() as session:
+            session.execute(sa.update(User).where(User.session_epoch != 0).values(session_epoch=0))
 
     def close(self) -> None:
         if "http" in self.cache:

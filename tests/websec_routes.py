@@ -61,7 +61,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # login
     ("GET", "/login"): Rule("login-form"),
     ("POST", "/login"): Rule("session-csrf", 401, probe=_form(username="niemand", password="falsch-falsch-1")),
-    ("POST", "/logout"): Rule("session-csrf", 303),
+    ("POST", "/logout"): Rule("session-csrf", 303, changes=True),  # counts the session epoch up
     ("GET", "/login/oidc"): Rule("off"), ("GET", "/login/oidc/callback"): Rule("off"),
     # staff UI
     ("GET", "/aufgaben"): Rule("ui"),

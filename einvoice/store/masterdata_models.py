@@ -146,6 +146,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # consecutive; reset by a good login
     locked_until: Mapped[datetime | None]  # lockout after repeated failures
     last_login_at: Mapped[datetime | None]
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # +1 at logout: all sessions end
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -48,7 +48,7 @@ async def page_user(request: Request) -> User:
     if session is None or session.uid is None:
         raise LoginRequired(target)
     user = await run_in_threadpool(_load, get_ctx(request), session.uid)
-    if user is None or not user.active or password_fingerprint(user.password_hash) != session.pw:
+    if user is None or not user.active or password_fingerprint(user.password_hash, user.session_epoch) != session.pw:
         session.log_out()
         raise LoginRequired(target)
     return user

@@ -90,7 +90,7 @@ async def login_form(request: Request, next: str = HOME):
         return _redirect(request, safe_next(next))
     user = await _sso(request)
     if user is not None:
-        session.log_in(user.id, user.password_hash)
+        session.log_in(user.id, user.password_hash, user.session_epoch)
         return _redirect(request, safe_next(next))
     notice = "Sie wurden abgemeldet." if request.query_params.get("abgemeldet") else None
     return page(request, "login.html", error=None, notice=notice, username="", next=safe_next(next),
@@ -108,13 +108,23 @@ async def login(request: Request):
         log.info("failed UI login for %r from %s", username, request.client.host if request.client else "?")
         return page(request, "login.html", status_code=401, error=FAILED, notice=None, username=username,
                     next=target, oidc=_oidc_enabled())
-    get_session(request).log_in(user.id, user.password_hash)
+    get_session(request).log_in(user.id, user.password_hash, user.session_epoch)
     log.info("UI login of %s", user.username)
     return _redirect(request, target)
+
+
+def _end_sessions(ctx, user_id: int) -> None:
+    with ctx.db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is not None:
+            user.session_epoch = (user.session_epoch or 0) + 1
 
 
 @router.post("/logout")
 async def logout(request: Request):
     await checked_form(request)
-    get_session(request).log_out()
+    session = get_session(request)
+    if session is not None and session.uid is not None:  # every copy of this user's cookie ends, too
+        await run_in_threadpool(_end_sessions, get_ctx(request), session.uid)
+    session.log_out()
     return _redirect(request, "/login?abgemeldet=1")

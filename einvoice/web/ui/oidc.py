@@ -321,7 +321,7 @@ async def oidc_callback(request: Request):
     if user is None:
         log.info("OIDC login of %r refused: no active einvoice user of that name", username)
         return _refuse(request, UNKNOWN.format(name=username), 403)
-    get_session(request, create=True).log_in(user.id, user.password_hash)
+    get_session(request, create=True).log_in(user.id, user.password_hash, user.session_epoch)
     log.info("OIDC login of %s (sub %s)", user.username, claims.get("sub"))
     response = _redirect(request, flow["next"])
     response.delete_cookie(COOKIE, path=_cookie_path(request))

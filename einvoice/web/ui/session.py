@@ -6,15 +6,15 @@ so several servers sharing that key share sessions. The JSON holds:
 
 - ``sid``: a random session id, new at every login (no session fixation);
 - ``uid``: the logged-in user's id (None: an anonymous session that only carries the login form's
-  CSRF token); ``pw``: a fingerprint of the user's password hash — a new password ends every session;
+  CSRF token); ``pw``: a fingerprint of the user's password hash and session epoch — a new password
+  ends every session, and so does a logout (it counts ``users.session_epoch`` up);
 - ``csrf``: the per-session CSRF token (`csrf.py`), new at every login;
 - ``seen``: the last request (Unix seconds). A session idle for longer than ``EINVOICE_SESSION_MINUTES``
   (480) is void; ``seen`` is refreshed at most once a minute, so not every response sets a cookie.
 
 Cookie flags: ``HttpOnly``, ``SameSite=Lax``, ``Path=/``, and ``Secure`` when the request came over
-https or ``EINVOICE_BASE_URL`` starts with https. Logout drops the cookie. Limitation of a signed
-cookie: a copy taken before logout stays valid until it idles out (a server-side session table would
-allow revoking it; see the report of issue #8).
+https or ``EINVOICE_BASE_URL`` starts with https. Logout drops the cookie and, through the epoch, voids
+every copy of it (and the user's sessions on other devices: logout means "log me out everywhere").
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def idle_seconds() -> int:
     return max(1, minutes) * 60
 
 
-def password_fingerprint(password_hash: str | None) -> str:
-    return hashlib.sha256((password_hash or "").encode("utf-8")).hexdigest()[:16]
+def password_fingerprint(password_hash: str | None, epoch: int = 0) -> str:
+    """Changes with the password and with the user's session epoch (counted up at logout)."""
+    return hashlib.sha256(f"{password_hash or ''}\x00{epoch}".encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -65,10 +66,10 @@ class Session:
     dirty: bool = False  # send the cookie with this response
     ended: bool = False  # delete the cookie (logout)
 
-    def log_in(self, user_id: int, password_hash: str | None) -> None:
+    def log_in(self, user_id: int, password_hash: str | None, epoch: int = 0) -> None:
         """A fresh session for ``user_id``: new id and CSRF token (nothing of the old one survives)."""
         fresh = Session()
-        self.sid, self.csrf, self.uid, self.pw = fresh.sid, fresh.csrf, user_id, password_fingerprint(password_hash)
+        self.sid, self.csrf, self.uid, self.pw = fresh.sid, fresh.csrf, user_id, password_fingerprint(password_hash, epoch)
         self.seen, self.dirty, self.ended = time.time(), True, False
 
     def log_out(self) -> None:
