@@ -181,7 +181,7 @@ def test_relay_dropping_the_connection_during_data_is_unknown_and_listed(db, int
     assert len(reasons) == 1 and "not sent again" in reasons[0]
     page = _admin_page(db, "/verwaltung/auftraege")
     assert "Benachrichtigungen, die Aufmerksamkeit brauchen (1)" in page
-    assert "buchhaltung@musterbau.example" in page and ">unknown<" in page
+    assert "buchhaltung@musterbau.example" in page and ">unklar (evtl. zugestellt)<" in page
 
 
 def _admin_page(db, path: str) -> str:

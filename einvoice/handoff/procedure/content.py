@@ -202,6 +202,10 @@ def _technical(f: dict) -> Section:
             "Der Originalspeicher hat keine Lösch- oder Änderungsfunktion.",
             "Das Protokoll (Audit-Ereignisse) ist nur erweiterbar: Änderungen und Löschungen werden von der Anwendung "
             "und von Datenbank-Triggern abgewiesen.",
+            "Das Protokoll jeder Rechnung ist eine Hash-Kette (jedes Ereignis trägt die SHA-256-Prüfsumme des "
+            "vorigen); die Datenbank nimmt nur Ereignisse an, die die Kette fortsetzen. Prüfung des Bestands: "
+            "`einvoice audit verify --database`; Export je Rechnung: `einvoice audit export NR`, offline prüfbar "
+            "mit `python3 verify_audit.py DATEI` (erzeugt von `einvoice audit verifier`, nur Python-Standardbibliothek).",
             "Gleichzeitige Bearbeitung: optimistische Sperre; die zweite Entscheidung wird abgewiesen.")]),
         Section("3.3", "Schnittstellen und Schlüssel", [bullets(
             f"API-Token (EINVOICE_API_TOKEN): {'gesetzt' if f['api_token'] else 'nicht gesetzt (API gesperrt)'}",
