@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# shared test helpers with assertions of their own (imported by several modules, whichever comes first)
+pytest.register_assert_rewrite("procs")
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("EINVOICE_CORPUS", ROOT.parent / "shared" / "corpus"))
 
