@@ -171,32 +171,32 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                     ", ".join(f"{key}={value!r}" for key, value in request_facts(request.scope).items() if value))
         return Response(status_code=400)  # never delivered: nobody is listening any more
 
+    def _unavailable(request: Request, error: str, cause: str, *, title: str, text: str, retry_after: int):
+        """503 "nothing kept, try again later": JSON for the API, the German error page otherwise; the
+        reference and the cause go to the log. Security headers set here, since `server_error` (outside the
+        middleware) answers through it too."""
+        reference = uuid.uuid4().hex[:12]
+        log.error("error %s on %s %s: %s, answered 503: %s", reference, request.method, request.url.path, error,
+                  cause)
+        headers = {"Retry-After": str(retry_after), **security_headers()}
+        if _is_api(request.url.path):
+            return JSON({"error": error, "reference": reference, "message_de": text}, status_code=503,
+                        headers=headers)
+        page = ctx.render("error.html", request, title=title, text=text, reference=reference)
+        return HTMLResponse(page, status_code=503, headers=headers)
+
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError):
         # the database is away (restart, network, connections refused) or busy: its transaction was rolled
         # back, so 503 "nothing kept, send again" instead of a 500 (tests/test_faults_db_outage.py)
-        reference = uuid.uuid4().hex[:12]
-        log.error("error %s on %s %s: database unavailable: %s", reference, request.method, request.url.path,
-                  " ".join(str(exc.orig or exc).split())[:300])
-        headers = {"Retry-After": "60"}
-        if _is_api(request.url.path):
-            return JSON({"error": "database unavailable", "reference": reference,
-                         "message_de": HTTP_TEXTS[503][1]}, status_code=503, headers=headers)
-        return _html_error(ctx, request, 503, reference=reference, headers=headers)
+        return _unavailable(request, "database unavailable", " ".join(str(exc.orig or exc).split())[:300],
+                            title=HTTP_TEXTS[503][0], text=HTTP_TEXTS[503][1], retry_after=60)
 
     @app.exception_handler(StorageFull)
     async def storage_full(request: Request, exc: Exception):
         # the blob store's disk is full (store.blobs): nothing half-written was kept; the sender tries again
-        reference = uuid.uuid4().hex[:12]
-        log.error("error %s on %s %s: storage full, answered 503: %s", reference, request.method, request.url.path,
-                  exc)
-        headers = {"Retry-After": "300", **security_headers()}  # also from server_error, outside the middleware
-        if _is_api(request.url.path):
-            return JSON({"error": "storage full", "reference": reference, "message_de": STORAGE_FULL_TEXT},
-                        status_code=503, headers=headers)
-        page = ctx.render("error.html", request, title="Vorübergehend nicht möglich", text=STORAGE_FULL_TEXT,
-                          reference=reference)
-        return HTMLResponse(page, status_code=503, headers=headers)
+        return _unavailable(request, "storage full", str(exc), title="Vorübergehend nicht möglich",
+                            text=STORAGE_FULL_TEXT, retry_after=300)
 
     @app.exception_handler(AuthError)
     async def auth_error(request: Request, exc: AuthError):
