@@ -46,7 +46,6 @@ from einvoice.samples.generate import cii_invoice, ubl_invoice  # noqa: E402
 from procs import free_port, prepare, start, wait_http  # noqa: E402,F401  (tests/procs.py: the processes)
 from workflow import commit  # noqa: E402  (bench/workflow.py: git commit with a dirty-tree note)
 
-MASTERDATA = ROOT / "rules" / "routing" / "example-masterdata"
 
 
 def invoices(n: int) -> list[tuple[str, bytes]]:
