@@ -47,7 +47,6 @@ from procs import free_port, prepare, start, wait_http  # noqa: E402,F401  (test
 from workflow import commit  # noqa: E402  (bench/workflow.py: git commit with a dirty-tree note)
 
 
-
 def invoices(n: int) -> list[tuple[str, bytes]]:
     """The same mix of suppliers, orders and Leitweg-IDs as bench/workflow.py (deterministic)."""
     import random
